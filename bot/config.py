@@ -1,0 +1,385 @@
+"""Configuration: one TOML file, validated at start.
+
+Every key is documented in `config.example.toml`. Secrets are never literals
+in the file: the file names the environment variable that holds each one.
+A mistake stops start-up with a `ConfigError` that names the key and the fix.
+With no file at all, Heard runs on embedded defaults: the console, SQLite in
+`heard-data/`, and a pseudonym key generated once in that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.durations import parse_duration, parse_window
+from bot.errors import ConfigError
+
+DEFAULT_DATA_DIR = Path("heard-data")
+MIN_K = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Helpline:
+    name: str
+    number: str
+    hours: str
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    enabled: bool = False
+    token_env: str = "HEARD_TELEGRAM_TOKEN"
+    mode: str = "polling"
+    base_url: str = ""
+    bot_username: str = "HeardFeedbackBot"
+    webhook_url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret_token_env: str = "HEARD_TELEGRAM_SECRET"
+    max_per_second: float = 30.0
+    max_per_chat_per_second: float = 1.0
+    chat_burst: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    enabled: bool = False
+    bot_token_env: str = "HEARD_SLACK_BOT_TOKEN"
+    signing_secret_env: str = "HEARD_SLACK_SIGNING_SECRET"
+    mode: str = "http"
+    app_token_env: str = "HEARD_SLACK_APP_TOKEN"
+    listen: str = "127.0.0.1"
+    port: int = 3000
+    path: str = "/slack/events"
+    base_url: str = ""
+    max_per_channel_per_second: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    checkin_every: timedelta = timedelta(weeks=6)
+    reminder_after: timedelta = timedelta(hours=48)
+    quiet_start: time = time(20, 0)
+    quiet_end: time = time(9, 0)
+    timezone: str = "Europe/London"
+    sweep_every: timedelta = timedelta(seconds=5)
+    lease: timedelta = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingConfig:
+    alert_channel: str = ""
+    fallback_channel: str = ""
+    ack_within: timedelta = timedelta(minutes=15)
+    emergency_number: str = "999"
+    helplines: tuple[Helpline, ...] = (
+        Helpline("Childline", "0800 1111", "any time"),
+        Helpline("Samaritans", "116 123", "any time"),
+        Helpline("Shout (text)", "85258", "any time"),
+    )
+    extra_rules: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    database_url: str
+    pseudonym_secret: bytes = field(repr=False)
+    organisation: str = "Heard"
+    default_set: str = "adult"
+    default_locale: str = "en"
+    invite_valid_for: timedelta = timedelta(days=30)
+    k_threshold: int = 5
+    log_level: str = "INFO"
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    safeguarding: SafeguardingConfig = SafeguardingConfig()
+    source: str = "embedded defaults"
+
+
+class _Reader:
+    """Reads one table of the file, remembering the key path for messages."""
+
+    def __init__(self, table: Mapping[str, Any], where: str, known: set[str]) -> None:
+        self.table = table
+        self.where = where
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(
+                f"{self.key(unknown[0])}: unknown key; known keys here: {', '.join(sorted(known))}"
+            )
+
+    def key(self, name: str) -> str:
+        return f"[{self.where}] {name}" if self.where else name
+
+    def text(self, name: str, default: str) -> str:
+        value = self.table.get(name, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.key(name)}: expected text in quotes, got {value!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)}: expected true or false, got {value!r}")
+        return value
+
+    def whole(self, name: str, default: int, *, low: int = 0, high: int = 1 << 31) -> int:
+        value = self.table.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(
+                f"{self.key(name)}: expected a whole number from {low} to {high}, got {value!r}"
+            )
+        return value
+
+    def number(self, name: str, default: float, *, low: float = 0.0) -> float:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            raise ConfigError(f"{self.key(name)}: expected a number from {low}, got {value!r}")
+        return float(value)
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in options:
+            raise ConfigError(
+                f"{self.key(name)}: {value!r} is not allowed; use one of "
+                + ", ".join(f'"{o}"' for o in options)
+            )
+        return value
+
+    def duration(self, name: str, default: timedelta) -> timedelta:
+        if name not in self.table:
+            return default
+        try:
+            return parse_duration(self.table[name])
+        except ValueError as exc:
+            raise ConfigError(f'{self.key(name)}: {exc}, e.g. "48h" or "6w"') from None
+
+    def sub(self, name: str, known: set[str]) -> _Reader:
+        value = self.table.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}]: expected a table (a [{name}] section)")
+        return _Reader(value, name, known)
+
+
+def env_secret(var: str, key: str) -> str:
+    """Read a secret from the environment variable named by config key `key`."""
+    value = os.environ.get(var, "")
+    if not value:
+        raise ConfigError(f"{key}: the environment variable {var} is not set; export it first")
+    return value
+
+
+def _local_secret(data_dir: Path) -> bytes:
+    path = data_dir / "pseudonym.key"
+    try:
+        if path.exists():
+            return bytes.fromhex(path.read_text().strip())
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key.hex())
+        return key
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read or create the pseudonym key at {path} ({exc}); "
+            "make the folder writable or set [privacy] pseudonym_secret_env"
+        ) from None
+
+
+def defaults(data_dir: Path = DEFAULT_DATA_DIR) -> Config:
+    """The embedded defaults used by `heard chat` with no config file."""
+    return Config(
+        database_url=f"sqlite:///{data_dir / 'heard.db'}",
+        pseudonym_secret=_local_secret(data_dir),
+    )
+
+
+def _tz(name: str, key: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {name!r}; use e.g. 'Europe/London'") from None
+    return name
+
+
+def parse(raw: Mapping[str, Any], source: str) -> Config:
+    top = _Reader(
+        raw,
+        "",
+        {
+            "organisation",
+            "database",
+            "privacy",
+            "survey",
+            "logging",
+            "telegram",
+            "slack",
+            "schedule",
+            "safeguarding",
+        },
+    )
+    org = top.text("organisation", "Heard")
+    db = top.sub("database", {"url", "url_env"})
+    url = db.text("url", f"sqlite:///{DEFAULT_DATA_DIR / 'heard.db'}")
+    url_env = db.text("url_env", "")
+    if url_env:
+        url = env_secret(url_env, "[database] url_env")
+
+    priv = top.sub("privacy", {"pseudonym_secret_env", "k_threshold"})
+    secret_env = priv.text("pseudonym_secret_env", "")
+    if secret_env:
+        secret = env_secret(secret_env, "[privacy] pseudonym_secret_env").encode()
+        if len(secret) < 16:
+            raise ConfigError(
+                f"[privacy] pseudonym_secret_env: {secret_env} must hold at least 16 characters"
+            )
+    else:
+        secret = _local_secret(DEFAULT_DATA_DIR)
+    k = priv.whole("k_threshold", 5, low=MIN_K, high=1000)
+
+    survey = top.sub("survey", {"default_set", "default_locale", "invite_valid_for"})
+    log = top.sub("logging", {"level"})
+
+    tg = top.sub(
+        "telegram",
+        {f for f in TelegramConfig.__dataclass_fields__},
+    )
+    d_tg = TelegramConfig()
+    telegram = TelegramConfig(
+        enabled=tg.flag("enabled", d_tg.enabled),
+        token_env=tg.text("token_env", d_tg.token_env),
+        mode=tg.choice("mode", d_tg.mode, ("polling", "webhook")),
+        base_url=tg.text("base_url", d_tg.base_url),
+        bot_username=tg.text("bot_username", d_tg.bot_username).lstrip("@"),
+        webhook_url=tg.text("webhook_url", d_tg.webhook_url),
+        listen=tg.text("listen", d_tg.listen),
+        port=tg.whole("port", d_tg.port, low=1, high=65535),
+        secret_token_env=tg.text("secret_token_env", d_tg.secret_token_env),
+        max_per_second=tg.number("max_per_second", d_tg.max_per_second),
+        max_per_chat_per_second=tg.number("max_per_chat_per_second", d_tg.max_per_chat_per_second),
+        chat_burst=tg.whole("chat_burst", d_tg.chat_burst, low=1, high=100),
+    )
+    if telegram.enabled and telegram.mode == "webhook" and not telegram.webhook_url:
+        raise ConfigError(
+            "[telegram] webhook_url: webhook mode needs the public https URL Telegram should call"
+        )
+
+    sl = top.sub("slack", {f for f in SlackConfig.__dataclass_fields__})
+    d_sl = SlackConfig()
+    slack = SlackConfig(
+        enabled=sl.flag("enabled", d_sl.enabled),
+        bot_token_env=sl.text("bot_token_env", d_sl.bot_token_env),
+        signing_secret_env=sl.text("signing_secret_env", d_sl.signing_secret_env),
+        mode=sl.choice("mode", d_sl.mode, ("http", "socket")),
+        app_token_env=sl.text("app_token_env", d_sl.app_token_env),
+        listen=sl.text("listen", d_sl.listen),
+        port=sl.whole("port", d_sl.port, low=1, high=65535),
+        path=sl.text("path", d_sl.path),
+        base_url=sl.text("base_url", d_sl.base_url),
+        max_per_channel_per_second=sl.number(
+            "max_per_channel_per_second", d_sl.max_per_channel_per_second
+        ),
+    )
+
+    sc = top.sub(
+        "schedule",
+        {"checkin_every", "reminder_after", "quiet_hours", "timezone", "sweep_every", "lease"},
+    )
+    d_sc = ScheduleConfig()
+    quiet = sc.text("quiet_hours", "20:00-09:00")
+    try:
+        q_start, q_end = parse_window(quiet)
+    except ValueError as exc:
+        raise ConfigError(f"[schedule] quiet_hours: {exc}") from None
+    schedule = ScheduleConfig(
+        checkin_every=sc.duration("checkin_every", d_sc.checkin_every),
+        reminder_after=sc.duration("reminder_after", d_sc.reminder_after),
+        quiet_start=q_start,
+        quiet_end=q_end,
+        timezone=_tz(sc.text("timezone", d_sc.timezone), "[schedule] timezone"),
+        sweep_every=sc.duration("sweep_every", d_sc.sweep_every),
+        lease=sc.duration("lease", d_sc.lease),
+    )
+
+    sg = top.sub(
+        "safeguarding",
+        {
+            "alert_channel",
+            "fallback_channel",
+            "ack_within",
+            "emergency_number",
+            "helplines",
+            "extra_rules",
+        },
+    )
+    d_sg = SafeguardingConfig()
+    helplines = d_sg.helplines
+    if "helplines" in sg.table:
+        raw_lines = sg.table["helplines"]
+        if not isinstance(raw_lines, list):
+            raise ConfigError("[safeguarding] helplines: expected a list of {name, number, hours}")
+        parsed: list[Helpline] = []
+        for n, item in enumerate(raw_lines, start=1):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) and item.get(k) for k in ("name", "number")
+            ):
+                raise ConfigError(
+                    f"[safeguarding] helplines #{n}: needs text name and number (hours optional)"
+                )
+            parsed.append(Helpline(item["name"], item["number"], str(item.get("hours", ""))))
+        helplines = tuple(parsed)
+    extra = sg.table.get("extra_rules", [])
+    if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
+        raise ConfigError("[safeguarding] extra_rules: expected a list of file paths")
+    safeguarding = SafeguardingConfig(
+        alert_channel=sg.text("alert_channel", ""),
+        fallback_channel=sg.text("fallback_channel", ""),
+        ack_within=sg.duration("ack_within", d_sg.ack_within),
+        emergency_number=sg.text("emergency_number", d_sg.emergency_number),
+        helplines=helplines,
+        extra_rules=tuple(Path(p) for p in extra),
+    )
+
+    return Config(
+        database_url=url,
+        pseudonym_secret=secret,
+        organisation=org,
+        default_set=survey.text("default_set", "adult"),
+        default_locale=survey.text("default_locale", "en"),
+        invite_valid_for=survey.duration("invite_valid_for", timedelta(days=30)),
+        k_threshold=k,
+        log_level=log.choice("level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        telegram=telegram,
+        slack=slack,
+        schedule=schedule,
+        safeguarding=safeguarding,
+        source=source,
+    )
+
+
+def load(path: Path | None) -> Config:
+    """Load and validate `path`; with None, the embedded defaults."""
+    if path is None:
+        return defaults()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path} ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return parse(raw, str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

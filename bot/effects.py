@@ -1,0 +1,59 @@
+"""What the engine asks the service to do. The engine never does I/O itself:
+it returns these, and the service applies them in the same transaction as the
+new conversation state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAnswer:
+    round: int
+    question_id: str
+    dimension: str
+    code: str
+    value: int | None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFollowUp:
+    kind: str
+    due_at: datetime
+    key: str
+    """Idempotency key: scheduling the same key twice keeps one follow-up."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFollowUps:
+    kinds: tuple[str, ...] = ()
+    """Empty means every kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    status: str
+    """"active", "stopped" or "declined"."""
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseSafeguardingAlert:
+    categories: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EraseRespondent:
+    pass
+
+
+Effect = (
+    RecordAnswer
+    | ScheduleFollowUp
+    | CancelFollowUps
+    | SetStatus
+    | RaiseSafeguardingAlert
+    | EraseRespondent
+)

@@ -1,0 +1,405 @@
+"""Plain language, enforced: the checker behind the tests and `heard lint FILE`.
+
+Families often did not choose social care, many read under stress, some are
+children. The research behind Heard says jargon and long, dense wording push
+people away, so a question set is checked, not trusted. A `Problem` names the
+set, the question (or `title`, `consent`, `thanks`), the language and why, so
+an organisation writing its own set knows exactly what to change.
+
+Rules
+-----
+For every question text, in every language of the set:
+
+* **Length**: at most `MAX_WORDS` (20) words. Emoji and punctuation are not
+  words; "don't" and "sy'n" are one word each; "4" is a word.
+* **Reading age**: a Flesch-Kincaid grade of at most `MAX_GRADE` (6), which is a
+  reading age of about `MAX_READING_AGE` (11): US grade + 5 = age. The design
+  asks for about 9-11. FK is the best-known formula and is defined on words per
+  sentence and syllables per word, so it can be run in more than one language
+  once syllables can be counted:
+
+  - *English* (`en`, `en_GB`, ...): `textstat.flesch_kincaid_grade`, the
+    standard implementation (syllables from pyphen's English hyphenation
+    dictionary). textstat is pinned below 0.7.5, which fetches data at run time.
+  - *Welsh* (`cy`): no readability formula for Welsh ships with textstat, and
+    pyphen has no Welsh dictionary (English hyphenation would miscount every
+    "w" and "y", which are vowels in Welsh). We use the same FK formula and
+    limit with a Welsh syllable count from the spelling: one syllable per group
+    of vowels, where the vowels are a e i o u **w y** (with their accents),
+    because Welsh diphthongs (ae, ai, au, aw, ei, eu, ew, oe, wy, yw, ...) are
+    one syllable; a "w" between two vowels starts a new syllable (new-id,
+    ta-wel, by-wyd), "gw" before l/n/r is a consonant (gwneud, gwlad), a
+    diaeresis (ï, ë) or the hiatus pairs ea, eo, oa, ua start a new syllable
+    (de-all, cop-ïo). Checked by hand on Heard's own Welsh, this lands within
+    one syllable of a careful count on nearly every word. Welsh plain text
+    has more short function words than English (y, yn, ei, 'r), so words per
+    sentence run a little high and syllables per word a little low; on Heard's
+    parallel English/Welsh questions the two effects roughly cancel (the Welsh
+    grade is within about two grades of the English one). It is a screen for
+    long, dense wording, not a validated Welsh reading age, and we say so.
+  - *Other languages*: length and jargon only; `lint_files` prints a note that
+    no reading-age rule ran, rather than pretending one did.
+
+* **Jargon**: no word or phrase from `bot/data/jargon.txt` (English and Welsh
+  terms; the file's header says how terms match). Whole words and phrases only,
+  any case; acronyms (LAC, CIN, CP) only as whole tokens in capitals or lower
+  case, so "lace" and "Cinema" never match. In Welsh text a term is also found
+  after an initial mutation (soft, nasal, aspirate, or h- before a vowel).
+
+Answer labels, the title and the thanks are checked for jargon. The consent
+text is checked a sentence at a time: each sentence at most `MAX_WORDS` words
+and free of jargon (it must still say, honestly, what happens when someone is
+in danger, without the word "safeguarding"); the consent as a whole must also
+meet the reading-age limit, which is stable over several sentences.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from textstat.textstat import textstatistics
+
+from bot.questions import Questionnaire, load_file
+
+MAX_WORDS = 20
+"""Most words a question (or one consent sentence) may have."""
+
+MAX_GRADE = 6.0
+"""Highest Flesch-Kincaid grade allowed (US school grade)."""
+
+GRADE_TO_AGE = 5
+"""US grade + 5 = reading age in years."""
+
+MAX_READING_AGE = int(MAX_GRADE) + GRADE_TO_AGE
+"""The same limit as a reading age: 11."""
+
+JARGON_FILE = Path(__file__).resolve().parent / "data" / "jargon.txt"
+
+_READING_AGE_LOCALES = ("en", "cy")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing to fix in a question set."""
+
+    set_id: str
+    question_id: str
+    """A question id, or `title`, `consent`, `thanks`."""
+    locale: str
+    why: str
+
+    def line(self) -> str:
+        return f"{self.set_id} {self.question_id} [{self.locale}]: {self.why}"
+
+
+# -- words and sentences ------------------------------------------------------
+
+_LETTERS = r"[^\W\d_]"
+_WORD = re.compile(rf"(?:{_LETTERS}|\d)+(?:['’](?:{_LETTERS}|\d)+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).replace("\u2019", "'")
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`: letters or digits, with inner apostrophes kept."""
+    return _WORD.findall(_nfc(text))
+
+
+def sentences(text: str) -> list[str]:
+    """`text` split at line breaks and after . ! ?; parts without words dropped."""
+    parts = (p.strip() for p in _SENTENCE_END.split(_nfc(text)))
+    return [p for p in parts if words(p)]
+
+
+def _base_locale(locale: str) -> str:
+    return locale.replace("-", "_").split("_", 1)[0].lower()
+
+
+# -- reading age --------------------------------------------------------------
+
+_CY_VOWELS = frozenset("aeiouwyâêîôûŵŷàèìòùẁỳáéíóúẃýäëïöüẅÿ")
+_CY_DIAERESIS = frozenset("äëïöüẅÿ")
+_CY_HIATUS = frozenset({"ea", "eo", "oa", "ua"})
+
+
+def welsh_syllables(word: str) -> int:
+    """Syllables in one Welsh word, counted from its spelling (at least 1)."""
+    w = _nfc(word).lower().replace("'", "")
+    if w.startswith("gw") and len(w) > 2 and w[2] in "lnr":
+        w = "g" + w[2:]
+    elif w.startswith("w") and len(w) > 1 and w[1] in "ln":
+        w = w[1:]
+    count = 0
+    prev = ""
+    for i, ch in enumerate(w):
+        if ch not in _CY_VOWELS:
+            prev = ""
+            continue
+        nxt = w[i + 1] if i + 1 < len(w) else ""
+        if (
+            not prev
+            or ch in _CY_DIAERESIS
+            or prev + ch in _CY_HIATUS
+            or (ch == "w" and nxt in _CY_VOWELS)
+        ):
+            count += 1
+        prev = ch
+    return max(1, count)
+
+
+def _fk(word_count: int, sentence_count: int, syllable_count: int) -> float:
+    return round(
+        0.39 * word_count / sentence_count + 11.8 * syllable_count / word_count - 15.59, 1
+    )
+
+
+@cache
+def _english() -> textstatistics:
+    stats = textstatistics()
+    stats.set_lang("en_US")
+    return stats
+
+
+def _syllables(word: str, base: str) -> int:
+    if base == "cy":
+        return welsh_syllables(word)
+    return max(1, int(_english().syllable_count(word)))
+
+
+def reading_grade(text: str, locale: str) -> float | None:
+    """Flesch-Kincaid grade of `text`, or None where we have no rule for `locale`.
+
+    Both languages share the word and sentence counts of `words` and `sentences`
+    (so a consent written as short lines without full stops is read as short
+    sentences); only the syllable count is per language.
+    """
+    base = _base_locale(locale)
+    ws = words(text)
+    if not ws or base not in _READING_AGE_LOCALES:
+        return None
+    syllables = sum(_syllables(w, base) for w in ws)
+    return _fk(len(ws), max(1, len(sentences(text))), syllables)
+
+
+def has_reading_rule(locale: str) -> bool:
+    return _base_locale(locale) in _READING_AGE_LOCALES
+
+
+# -- jargon -------------------------------------------------------------------
+
+# Welsh initial mutations of a word's first letters: (radical, mutated forms).
+# Longest radical first, so "ll" is tried before "l" and "rh" before "r".
+_MUTATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ll", ("l",)),
+    ("rh", ("r",)),
+    ("ch", ()),
+    ("ph", ()),
+    ("th", ()),
+    ("dd", ()),
+    ("ff", ()),
+    ("ng", ()),
+    ("p", ("b", "mh", "ph")),
+    ("t", ("d", "nh", "th")),
+    ("c", ("g", "ngh", "ch")),
+    ("b", ("f", "m")),
+    ("d", ("dd", "n")),
+    ("g", ("", "ng")),
+    ("m", ("f",)),
+)
+
+
+def welsh_mutations(word: str) -> set[str]:
+    """`word` and the forms it can take after a Welsh initial mutation."""
+    forms = {word}
+    lower = word.lower()
+    if lower[:1] in "aeiouwyâêîôûŵŷ":
+        forms.add("h" + lower)
+        return forms
+    for radical, mutated in _MUTATIONS:
+        if lower.startswith(radical):
+            forms.update(m + lower[len(radical) :] for m in mutated)
+            break
+    return {f for f in forms if f}
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    term: str
+    plain: re.Pattern[str]
+    welsh: re.Pattern[str]
+
+
+def _phrase_pattern(parts: Sequence[str], first_forms: Iterable[str]) -> str:
+    first = "|".join(re.escape(f) for f in sorted(first_forms, key=len, reverse=True))
+    rest = "".join(r"[\s\-]*" + re.escape(p) for p in parts[1:])
+    return rf"(?<!\w)(?:{first}){rest}(?:e?s)?(?!\w)"
+
+
+def _compile(term: str) -> _Term:
+    if term != term.lower():  # an acronym: exact, all capitals or all lower case
+        forms = sorted({term, term.upper()}, key=len, reverse=True)
+        alts = "|".join(rf"{re.escape(f)}s?" for f in forms) + "|" + re.escape(term.lower())
+        pattern = re.compile(rf"(?<!\w)(?:{alts})(?!\w)")
+        return _Term(term, pattern, pattern)
+    parts = [p for p in re.split(r"[\s\-]+", term) if p]
+    plain = re.compile(_phrase_pattern(parts, [parts[0]]), re.IGNORECASE)
+    welsh = re.compile(_phrase_pattern(parts, welsh_mutations(parts[0])), re.IGNORECASE)
+    return _Term(term, plain, welsh)
+
+
+def parse_jargon(text: str) -> tuple[str, ...]:
+    """Terms from the jargon file format: one a line, `#` comments, blanks ignored."""
+    terms: list[str] = []
+    for raw in text.splitlines():
+        line = _nfc(raw.split("#", 1)[0]).strip()
+        if line and line not in terms:
+            terms.append(" ".join(line.split()))
+    return tuple(terms)
+
+
+@cache
+def _jargon(path: Path = JARGON_FILE) -> tuple[_Term, ...]:
+    return tuple(_compile(t) for t in parse_jargon(path.read_text(encoding="utf-8")))
+
+
+def find_jargon(text: str, locale: str) -> list[str]:
+    """The jargon terms found in `text`, in the order of the jargon file.
+
+    A term found only as part of a longer term that is also found ("care plan"
+    inside "care and support plan" is not, but "plan" never is) is still listed:
+    each term is one thing to rewrite.
+    """
+    normal = _nfc(text)
+    welsh = _base_locale(locale) == "cy"
+    found: list[str] = []
+    for term in _jargon():
+        pattern = term.welsh if welsh else term.plain
+        if pattern.search(normal):
+            found.append(term.term)
+    return found
+
+
+# -- checks -------------------------------------------------------------------
+
+
+def _jargon_reasons(text: str, locale: str) -> list[str]:
+    return [
+        f"jargon '{term}': say what you mean in everyday words"
+        for term in find_jargon(text, locale)
+    ]
+
+
+def _grade_reason(text: str, locale: str) -> list[str]:
+    grade = reading_grade(text, locale)
+    if grade is None or grade <= MAX_GRADE:
+        return []
+    age = round(grade) + GRADE_TO_AGE
+    return [
+        f"reading age about {age} (Flesch-Kincaid grade {grade:.1f}); keep it to "
+        f"{MAX_READING_AGE} or under (grade {MAX_GRADE:g}): use shorter words and sentences"
+    ]
+
+
+def check_text(text: str, locale: str) -> list[str]:
+    """Why the question text `text` in `locale` is not plain enough; [] if it is."""
+    reasons: list[str] = []
+    n = len(words(text))
+    if n > MAX_WORDS:
+        reasons.append(f"{n} words; keep a question to {MAX_WORDS} or fewer")
+    reasons += _grade_reason(text, locale)
+    reasons += _jargon_reasons(text, locale)
+    return reasons
+
+
+def _snippet(sentence: str, limit: int = 40) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+def check_consent(text: str, locale: str) -> list[str]:
+    """Why a consent text is not plain enough: per sentence, and as a whole."""
+    reasons: list[str] = []
+    for sentence in sentences(text):
+        n = len(words(sentence))
+        if n > MAX_WORDS:
+            reasons.append(
+                f'sentence "{_snippet(sentence)}" has {n} words; '
+                f"keep each sentence to {MAX_WORDS} or fewer"
+            )
+    reasons += _grade_reason(text, locale)
+    reasons += _jargon_reasons(text, locale)
+    return reasons
+
+
+def check_questionnaire(q: Questionnaire) -> list[Problem]:
+    """Every plain-language problem in a question set, in reading order."""
+    problems: list[Problem] = []
+
+    def add(question_id: str, locale: str, reasons: Iterable[str]) -> None:
+        problems.extend(Problem(q.id, question_id, locale, why) for why in reasons)
+
+    for loc in q.locales:
+        add("title", loc, _jargon_reasons(q.title[loc], loc))
+        add("consent", loc, check_consent(q.consent[loc], loc))
+    for question in q.questions:
+        for loc in q.locales:
+            add(question.id, loc, check_text(question.text[loc], loc))
+            for label in question.labels.get(loc, ()):
+                add(
+                    question.id,
+                    loc,
+                    (f"answer '{label}': {why}" for why in _jargon_reasons(label, loc)),
+                )
+    for loc in q.locales:
+        add("thanks", loc, _jargon_reasons(q.thanks[loc], loc))
+    return problems
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def lint_files(paths: Sequence[Path]) -> tuple[list[str], int]:
+    """Check question set files; return the lines to print and the exit code.
+
+    Exit code 0: every file loaded and passed. 1: at least one plain-language
+    problem. 2: at least one file could not be loaded (missing, not TOML, not a
+    valid set); each such file gets one line saying why, never a traceback, and
+    the other files are still checked.
+    """
+    lines: list[str] = []
+    problems = 0
+    broken = 0
+    for path in paths:
+        try:
+            q = load_file(Path(path))
+        except Exception as exc:  # a linter of untrusted files reports, never crashes
+            broken += 1
+            message = _one_line(str(exc)) or type(exc).__name__
+            if str(path) not in message:
+                message = f"{path}: {message}"
+            lines.append(f"error: {message}")
+            continue
+        for p in check_questionnaire(q):
+            problems += 1
+            lines.append(f"{path}: {p.line()}")
+        lines.extend(
+            f"note: {path}: no reading-age rule for locale '{loc}'; "
+            "checked length and jargon only"
+            for loc in q.locales
+            if not has_reading_rule(loc)
+        )
+    files = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    summary = [f"{problems} problem{'s' if problems != 1 else ''}"] if problems else []
+    if broken:
+        summary.append(f"{broken} could not be loaded")
+    lines.append(f"checked {files}: {', '.join(summary) if summary else 'all plain'}")
+    code = 2 if broken else 1 if problems else 0
+    return lines, code

@@ -1,0 +1,287 @@
+"""The service: one inbound message, one database transaction.
+
+Dedupe on the platform's delivery id, load the conversation, run one pure
+engine step, then store the new state, the answers and the other effects
+together. If anything fails the whole transaction rolls back, the delivery id
+is not recorded, and the platform's redelivery is processed as new: nothing is
+lost and nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import effects as fx
+from bot import engine
+from bot import questions as question_sets
+from bot.engine import Phase, State
+from bot.errors import StorageError
+from bot.invites import normalise_code
+from bot.messages import Inbound, InboundKind, Outbound
+from bot.privacy import log_ref, pseudonym
+from bot.questions import Questionnaire
+from bot.texts import Texts
+from storage import repo
+from storage.models import Invite, Respondent
+
+log = logging.getLogger("heard.service")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """What a safeguarding alert needs to reach the duty team."""
+
+    respondent_id: int | None
+    team_id: int | None
+    worker_id: int | None
+    invite_id: int | None
+    platform: str
+    locale: str
+    categories: tuple[str, ...]
+    text: str
+    at: datetime
+
+
+AlertSink = Callable[[Session, AlertContext], None]
+
+
+def _log_alert(_: Session, alert: AlertContext) -> None:
+    log.warning("safeguarding alert raised categories=%s", ",".join(alert.categories))
+
+
+@dataclass
+class _Loaded:
+    row: repo.RespondentRow | None
+    state: State
+
+
+class Service:
+    """Runs engine steps against storage. Thread-safe: it holds no mutable state
+    between calls; each call opens its own session."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        secret: bytes,
+        texts: Texts,
+        policy: engine.Policy | None = None,
+        clock: Clock = utc_now,
+        sets: Mapping[str, Questionnaire] | None = None,
+        default_set: str = "adult",
+        alert_sink: AlertSink = _log_alert,
+    ) -> None:
+        self.sessions = sessions
+        self.secret = secret
+        self.texts = texts
+        self.policy = policy or engine.Policy()
+        self.clock = clock
+        self.sets = dict(sets) if sets is not None else question_sets.shipped()
+        self.default_set = default_set
+        self.alert_sink = alert_sink
+
+    # -- inbound -------------------------------------------------------------
+
+    def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Process one inbound message exactly once; return the replies."""
+        try:
+            with self.sessions.begin() as session:
+                return self._handle(session, inbound)
+        except SQLAlchemyError as exc:
+            log.error(
+                "database error while handling a %s message: %s",
+                inbound.platform,
+                exc.__class__.__name__,
+            )
+            raise StorageError("the database is not available") from exc
+
+    def _handle(self, session: Session, inbound: Inbound) -> list[Outbound]:
+        now = self.clock()
+        if not repo.mark_processed(session, inbound.platform, inbound.message_key, now):
+            log.info("duplicate %s delivery ignored", inbound.platform)
+            return []
+        pseud = pseudonym(self.secret, inbound.platform, inbound.chat_id)
+        loaded = self._load(session, pseud)
+        event, invite = self._event(session, inbound, loaded, now)
+        questionnaire = self._questionnaire(invite.set_id if invite else loaded.state.set_id)
+        result = engine.step(
+            loaded.state, event, questionnaire, now, texts=self.texts, policy=self.policy
+        )
+        respondent_id = loaded.row.id if loaded.row else None
+        if isinstance(event, engine.Begin) and invite is not None:
+            if respondent_id is None:
+                respondent_id = repo.create_respondent(
+                    session, pseudonym=pseud, platform=inbound.platform, invite=invite, now=now
+                )
+            else:
+                repo.rebind_respondent(session, respondent_id, invite)
+            loaded.row = repo.RespondentRow(
+                respondent_id, invite.team_id, invite.worker_id, invite.id, "active", None
+            )
+            repo.save_contact(session, respondent_id, inbound.platform, inbound.chat_id, now)
+        self._apply(session, loaded.row, result, inbound.platform, now)
+        if loaded.row is not None and result.state.phase is not Phase.FORGOTTEN:
+            repo.save_state(session, loaded.row.id, result.state.to_dict(), now)
+        log.info(
+            "handled %s %s ref=%s phase %s -> %s, %d replies",
+            inbound.platform,
+            inbound.kind.value,
+            log_ref(self.secret, inbound.platform, inbound.chat_id),
+            loaded.state.phase.value,
+            result.state.phase.value,
+            len(result.replies),
+        )
+        return [Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies]
+
+    def _load(self, session: Session, pseud: str) -> _Loaded:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialise concurrent messages from one chat (SQLite's BEGIN
+            # IMMEDIATE already serialises every writer).
+            session.execute(
+                select(Respondent.id).where(Respondent.pseudonym == pseud).with_for_update()
+            )
+        row = repo.respondent_with_state(session, pseud)
+        state = State.from_dict(row.state) if row and row.state else State()
+        return _Loaded(row, state)
+
+    def _questionnaire(self, set_id: str) -> Questionnaire | None:
+        if set_id in self.sets:
+            return self.sets[set_id]
+        return self.sets.get(self.default_set)
+
+    def _event(
+        self, session: Session, inbound: Inbound, loaded: _Loaded, now: datetime
+    ) -> tuple[engine.Event, Invite | None]:
+        if inbound.kind is InboundKind.START:
+            if inbound.token:
+                return self._redeem(session, inbound.token, loaded, now, by_token=True)
+            return engine.StartPlain(), None
+        if inbound.kind is InboundKind.BUTTON:
+            return engine.Press(inbound.data), None
+        if inbound.kind is InboundKind.UNSUPPORTED:
+            return engine.Unsupported(inbound.unsupported_what), None
+        text = inbound.text
+        code = normalise_code(text) if self.texts.word_for(text) is None else None
+        phase = loaded.state.phase
+        if code and phase in (Phase.NEW, Phase.FORGOTTEN, Phase.DONE, Phase.DECLINED):
+            return self._redeem(session, code, loaded, now, by_token=False)
+        return engine.Text(text), None
+
+    def _redeem(
+        self, session: Session, ref: str, loaded: _Loaded, now: datetime, *, by_token: bool
+    ) -> tuple[engine.Event, Invite | None]:
+        invite = (
+            repo.invite_by_token(session, ref) if by_token else repo.invite_by_code(session, ref)
+        )
+        if invite is None:
+            return engine.InviteRejected("unknown"), None
+        if invite.used_at is not None:
+            if loaded.row is not None and loaded.row.invite_id == invite.id:
+                return engine.StartPlain(), None
+            return engine.InviteRejected("used"), None
+        if invite.closed_at is not None or invite.expires_at <= now:
+            return engine.InviteRejected("expired"), None
+        if invite.set_id not in self.sets:
+            log.error("invite refers to a question set that is not installed")
+            return engine.InviteRejected("expired"), None
+        if not repo.claim_invite(session, invite.id, now):
+            return engine.InviteRejected("used"), None
+        return engine.Begin(invite.locale), invite
+
+    # -- effects -----------------------------------------------------------------
+
+    def _apply(
+        self,
+        session: Session,
+        row: repo.RespondentRow | None,
+        result: engine.Step,
+        platform: str,
+        now: datetime,
+    ) -> None:
+        state = result.state
+        for effect in result.effects:
+            if isinstance(effect, fx.RaiseSafeguardingAlert):
+                self.alert_sink(
+                    session,
+                    AlertContext(
+                        respondent_id=row.id if row else None,
+                        team_id=row.team_id if row else None,
+                        worker_id=row.worker_id if row else None,
+                        invite_id=row.invite_id if row else None,
+                        platform=platform,
+                        locale=state.locale,
+                        categories=effect.categories,
+                        text=effect.text,
+                        at=now,
+                    ),
+                )
+                continue
+            if row is None:
+                continue
+            match effect:
+                case fx.RecordAnswer():
+                    repo.add_answer(
+                        session,
+                        respondent_id=row.id,
+                        round=effect.round,
+                        set_id=state.set_id,
+                        set_version=state.set_version,
+                        question_id=effect.question_id,
+                        dimension=effect.dimension,
+                        code=effect.code,
+                        value=effect.value,
+                        text=effect.text,
+                        team_id=row.team_id,
+                        worker_id=row.worker_id,
+                        answered_at=now,
+                    )
+                case fx.ScheduleFollowUp():
+                    repo.schedule_followup(
+                        session, row.id, effect.kind, effect.key, effect.due_at, now
+                    )
+                case fx.CancelFollowUps():
+                    repo.cancel_followups(session, row.id, effect.kinds)
+                case fx.SetStatus():
+                    repo.set_status(session, row.id, effect.status)
+                case fx.EraseRespondent():
+                    repo.erase_respondent(session, row.id)
+                    repo.audit(session, "family", "erased own data", {}, now)
+
+    # -- follow-ups ----------------------------------------------------------------
+
+    def follow_up(self, session: Session, respondent_id: int, kind: str) -> list[Outbound]:
+        """Run a due follow-up inside the caller's transaction; the replies to
+        send (none if the family stopped, declined or is no longer reachable)."""
+        now = self.clock()
+        row = session.get(Respondent, respondent_id)
+        contact = repo.contact_of(session, respondent_id)
+        if row is None or contact is None or row.status != "active":
+            return []
+        conv = repo.respondent_with_state(session, row.pseudonym)
+        if conv is None or conv.state is None:
+            return []
+        state = State.from_dict(conv.state)
+        result = engine.step(
+            state,
+            engine.FollowUpDue(kind),
+            self._questionnaire(state.set_id),
+            now,
+            texts=self.texts,
+            policy=self.policy,
+        )
+        self._apply(session, conv, result, contact[0], now)
+        repo.save_state(session, respondent_id, result.state.to_dict(), now)
+        return [Outbound.to(contact[0], contact[1], r) for r in result.replies]

@@ -1,0 +1,82 @@
+"""What Heard says, per language, loaded from `bot/locales/*.toml`.
+
+All user-facing wording lives in those files; code refers to keys only. A
+missing key in one language falls back to English so a half-finished
+translation never leaves a family without an answer.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+FALLBACK = "en"
+COMMANDS = ("stop", "forget", "help", "skip", "language", "start")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, trim, drop a leading slash and trailing punctuation, fold spaces
+    and curly apostrophes, so "/STOP", "Stop!" and "stop" read the same."""
+    t = text.strip().lower().replace("\u2019", "'")
+    if t.startswith("/"):
+        t = t[1:].split("@", 1)[0]
+    t = t.strip(" .!?,;:")
+    return " ".join(t.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    names: dict[str, str]
+    strings: dict[str, dict[str, str]]
+    words: dict[str, frozenset[str]]
+    """Typed forms for each command and answer word, across every language."""
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(self.names)
+
+    def get(self, locale: str, key: str, **values: object) -> str:
+        table = self.strings.get(locale) or self.strings[FALLBACK]
+        template = table.get(key) or self.strings[FALLBACK][key]
+        return template.format(**values) if values else template
+
+    def word_for(self, text: str) -> str | None:
+        """The command or answer word that `text` means, if any."""
+        t = normalise(text)
+        for key in (*COMMANDS, "yes", "no", "unsure"):
+            if t in self.words.get(key, ()):
+                return key
+        return None
+
+    def locale_named(self, text: str) -> str | None:
+        t = normalise(text)
+        for code, name in self.names.items():
+            if t in (code, name.lower()):
+                return code
+        return None
+
+
+@cache
+def load(directory: Path = LOCALES_DIR) -> Texts:
+    names: dict[str, str] = {}
+    strings: dict[str, dict[str, str]] = {}
+    words: dict[str, set[str]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read this language file ({exc})") from None
+        code = path.stem
+        names[code] = str(raw.get("name", code))
+        strings[code] = {k: str(v) for k, v in raw.get("text", {}).items()}
+        for key, forms in raw.get("words", {}).items():
+            words.setdefault(key, set()).update(normalise(f) for f in forms)
+    if FALLBACK not in strings:
+        raise ConfigError(f"{directory}: the English file {FALLBACK}.toml is missing")
+    ordered = {FALLBACK: names.pop(FALLBACK), **names}
+    return Texts(ordered, strings, {k: frozenset(v) for k, v in words.items()})

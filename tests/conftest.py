@@ -1,0 +1,187 @@
+"""Shared fixtures.
+
+- Every test is refused any network address outside 127.0.0.0/8 and ::1.
+- `db_url` runs a test on SQLite and on PostgreSQL (a fresh database per test,
+  cloned from a migrated template). scripts/test starts the server and sets
+  HEARD_TEST_POSTGRES_URL; without it the PostgreSQL runs are skipped, unless
+  HEARD_REQUIRE_POSTGRES=1, when they fail.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot import texts
+from bot.engine import Policy
+from bot.service import AlertContext, Service
+from storage import db
+
+# -- no network beyond loopback -------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: Any) -> bool:
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths
+    host = address[0]
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"test tried to reach {address!r}: only 127.0.0.1 is allowed")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"test tried to reach {address!r}: only 127.0.0.1 is allowed")
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+# -- clock ----------------------------------------------------------------------
+
+
+@dataclass
+class FakeClock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# -- databases --------------------------------------------------------------------
+
+PG_URL = os.environ.get("HEARD_TEST_POSTGRES_URL", "")
+_counter = itertools.count()
+_template_ready = False
+TEMPLATE = "heard_template"
+
+
+def _pg_admin() -> Any:
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _ensure_template() -> None:
+    global _template_ready
+    if _template_ready:
+        return
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE}"))
+        conn.execute(text(f"CREATE DATABASE {TEMPLATE}"))
+    admin.dispose()
+    eng = db.make_engine(make_url(PG_URL).set(database=TEMPLATE).render_as_string(False))
+    db.upgrade(eng)
+    eng.dispose()
+    _template_ready = True
+
+
+def fresh_postgres() -> str:
+    _ensure_template()
+    name = f"heard_t{os.getpid()}_{next(_counter)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(False)
+
+
+def _drop_postgres(url: str) -> None:
+    name = make_url(url).database
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'heard.db'}"
+        eng = db.make_engine(url)
+        db.upgrade(eng)
+        eng.dispose()
+        yield url
+        return
+    if not PG_URL:
+        if os.environ.get("HEARD_REQUIRE_POSTGRES") == "1":
+            pytest.fail("HEARD_TEST_POSTGRES_URL is not set but PostgreSQL runs are required")
+        pytest.skip("PostgreSQL not available (run scripts/test)")
+    url = fresh_postgres()
+    yield url
+    _drop_postgres(url)
+
+
+SECRET = b"test-secret-0123456789abcdef"
+
+
+@dataclass
+class Alerts:
+    raised: list[AlertContext] = field(default_factory=list)
+
+    def __call__(self, _session: Any, alert: AlertContext) -> None:
+        self.raised.append(alert)
+
+
+@pytest.fixture
+def alerts() -> Alerts:
+    return Alerts()
+
+
+@pytest.fixture
+def make_service(
+    db_url: str, clock: FakeClock, alerts: Alerts
+) -> Iterator[Callable[..., Service]]:
+    engines: list[Any] = []
+
+    def factory(**overrides: Any) -> Service:
+        eng = db.make_engine(db_url)
+        engines.append(eng)
+        kwargs: dict[str, Any] = {
+            "secret": SECRET,
+            "texts": texts.load(),
+            "policy": Policy(),
+            "clock": clock,
+            "alert_sink": alerts,
+        }
+        kwargs.update(overrides)
+        return Service(db.session_factory(eng), **kwargs)
+
+    yield factory
+    for eng in engines:
+        eng.dispose()
