@@ -285,3 +285,20 @@ class Service:
         self._apply(session, conv, result, contact[0], now)
         repo.save_state(session, respondent_id, result.state.to_dict(), now)
         return [Outbound.to(contact[0], contact[1], r) for r in result.replies]
+
+
+def mark_unreachable(service: Service, platform: str, chat_id: str) -> bool:
+    """The platform says this person blocked us: send nothing more, ever,
+    until they write again. Returns False if we hold nothing about them."""
+    pseud = pseudonym(service.secret, platform, chat_id)
+    try:
+        with service.sessions.begin() as session:
+            row = repo.respondent_with_state(session, pseud)
+            if row is None:
+                return False
+            repo.set_status(session, row.id, "unreachable")
+            repo.cancel_followups(session, row.id)
+            log.info("respondent marked unreachable on %s", platform)
+            return True
+    except SQLAlchemyError as exc:
+        raise StorageError("the database is not available") from exc

@@ -1,8 +1,10 @@
 """Database engines and migrations.
 
 SQLite is the single-instance default: WAL journal, synchronous=FULL so a
-committed answer survives power loss, foreign keys on, and `BEGIN IMMEDIATE`
-so two writers queue on the busy timeout instead of failing mid-transaction.
+committed answer survives power loss, foreign keys on, and transactions begun
+explicitly (pysqlite's own implicit BEGIN is switched off). Write paths start
+with a write (the inbound dedupe insert, a claim update), so a writer takes
+the lock at once and waits on the busy timeout rather than failing late.
 PostgreSQL is for production and several instances.
 """
 
@@ -80,7 +82,7 @@ def _sqlite_durable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -53,8 +53,9 @@ def mark_processed(session: Session, platform: str, key: str, now: datetime) -> 
         _insert(session, ProcessedInbound)
         .values(platform=platform, message_key=key, processed_at=now)
         .on_conflict_do_nothing()
+        .returning(ProcessedInbound.message_key)
     )
-    return bool(_rowcount(session.execute(stmt)))
+    return session.execute(stmt).first() is not None
 
 
 def was_processed(session: Session, platform: str, key: str) -> bool:
@@ -241,8 +242,8 @@ def save_state(session: Session, respondent_id: int, state: dict[str, Any], now:
 def add_answer(session: Session, **values: Any) -> bool:
     """Store an answer once; a second copy of the same (respondent, round,
     question) is ignored and returns False."""
-    stmt = _insert(session, Answer).values(**values).on_conflict_do_nothing()
-    return bool(_rowcount(session.execute(stmt)))
+    stmt = _insert(session, Answer).values(**values).on_conflict_do_nothing().returning(Answer.id)
+    return session.execute(stmt).first() is not None
 
 
 def answers_of(session: Session, respondent_id: int) -> Sequence[Answer]:

@@ -1,0 +1,87 @@
+"""Helpers shared by test modules: making teams, workers and invites, and a
+family that talks to the service like a chat would."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Inbound, InboundKind, Outbound
+from bot.questions import Questionnaire, load_file
+from bot.service import Service
+from storage import repo
+from storage.models import Invite
+
+TINY = load_file(Path(__file__).parent / "data" / "tiny.toml")
+_keys = itertools.count(1)
+
+
+def make_invite(
+    session: Session,
+    now: datetime,
+    *,
+    set_id: str = "tiny",
+    locale: str = "en",
+    token: str | None = None,
+    code: str | None = None,
+    team: str = "North",
+    worker: str = "Sam",
+    valid_for: timedelta = timedelta(days=30),
+) -> Invite:
+    n = next(_keys)
+    t = repo.team_by_name(session, team) or repo.add_team(session, team, now)
+    found = [w for w in repo.find_workers(session, worker) if w.team_id == t.id]
+    w = found[0] if found else repo.add_worker(session, t, worker, None, now)
+    return repo.add_invite(
+        session,
+        Invite(
+            token=token or f"tok{n:06d}",
+            code=code or f"CODE-{n:04d}",
+            team_id=t.id,
+            worker_id=w.id,
+            set_id=set_id,
+            locale=locale,
+            created_at=now,
+            expires_at=now + valid_for,
+        ),
+    )
+
+
+class ChatFamily:
+    """A family in one chat, talking to the service."""
+
+    def __init__(self, service: Service, chat_id: str = "1001", platform: str = "test") -> None:
+        self.service = service
+        self.chat_id = chat_id
+        self.platform = platform
+        self.replies: list[Outbound] = []
+
+    def _send(self, kind: InboundKind, key: str | None = None, **fields: str) -> str:
+        inbound = Inbound(
+            self.platform, self.chat_id, key or f"k{next(_keys)}", kind, **fields
+        )
+        self.replies = self.service.handle(inbound)
+        return "\n".join(r.text for r in self.replies)
+
+    def start(self, token: str = "", key: str | None = None) -> str:
+        return self._send(InboundKind.START, key, token=token)
+
+    def say(self, text: str, key: str | None = None) -> str:
+        return self._send(InboundKind.TEXT, key, text=text)
+
+    def press(self, data: str, key: str | None = None) -> str:
+        return self._send(InboundKind.BUTTON, key, data=data)
+
+    def tap(self, code: str) -> str:
+        for reply in reversed(self.replies):
+            for c in reply.choices:
+                if c.data.rpartition(":")[2] == code or c.label == code:
+                    return self.press(c.data)
+        raise AssertionError(f"no button {code!r} in the last replies")
+
+
+def tiny_sets() -> dict[str, Questionnaire]:
+    return {"tiny": TINY}
