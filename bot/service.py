@@ -135,15 +135,16 @@ class Service:
         self._apply(session, loaded.row, result, inbound.platform, now)
         if loaded.row is not None and result.state.phase is not Phase.FORGOTTEN:
             repo.save_state(session, loaded.row.id, result.state.to_dict(), now)
-        log.info(
-            "handled %s %s ref=%s phase %s -> %s, %d replies",
-            inbound.platform,
-            inbound.kind.value,
-            log_ref(self.secret, inbound.platform, inbound.chat_id),
-            loaded.state.phase.value,
-            result.state.phase.value,
-            len(result.replies),
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "handled %s %s ref=%s phase %s -> %s, %d replies",
+                inbound.platform,
+                inbound.kind.value,
+                log_ref(self.secret, inbound.platform, inbound.chat_id),
+                loaded.state.phase.value,
+                result.state.phase.value,
+                len(result.replies),
+            )
         return [Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies]
 
     def _load(self, session: Session, pseud: str) -> _Loaded:

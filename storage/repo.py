@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
@@ -40,6 +41,43 @@ def _insert(session: Session, model: type[Base]) -> Any:
     return sqlite.insert(model)
 
 
+@cache
+def _hot(dialect: str) -> dict[str, Any]:
+    """Statements on the per-message path, built once per dialect on plain
+    tables with parameters supplied at execution. This skips the ORM's bulk
+    machinery and lets SQLAlchemy reuse the compiled SQL every time."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    processed: Table = ProcessedInbound.__table__  # type: ignore[assignment]
+    answers: Table = Answer.__table__  # type: ignore[assignment]
+    convs: Table = Conversation.__table__  # type: ignore[assignment]
+    resp: Table = Respondent.__table__  # type: ignore[assignment]
+    conv_ins = ins(convs)
+    return {
+        "mark": ins(processed).on_conflict_do_nothing().returning(processed.c.message_key),
+        "answer": ins(answers).on_conflict_do_nothing().returning(answers.c.id),
+        "state": conv_ins.on_conflict_do_update(
+            index_elements=[convs.c.respondent_id],
+            set_={"state": conv_ins.excluded.state, "updated_at": conv_ins.excluded.updated_at},
+        ),
+        "load": select(
+            resp.c.id,
+            resp.c.team_id,
+            resp.c.worker_id,
+            resp.c.invite_id,
+            resp.c.status,
+            convs.c.state,
+        )
+        .select_from(resp.outerjoin(convs, convs.c.respondent_id == resp.c.id))
+        .where(resp.c.pseudonym == bindparam("pseudonym")),
+    }
+
+
+def _run(session: Session, name: str, params: dict[str, Any]) -> Result[Any]:
+    """Execute a hot statement on the session's connection (same transaction)."""
+    conn = session.connection()
+    return conn.execute(_hot(conn.dialect.name)[name], params)
+
+
 def _rowcount(result: Result[Any]) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
@@ -49,13 +87,8 @@ def _rowcount(result: Result[Any]) -> int:
 
 def mark_processed(session: Session, platform: str, key: str, now: datetime) -> bool:
     """Record a delivery id; False if it was already recorded (a redelivery)."""
-    stmt = (
-        _insert(session, ProcessedInbound)
-        .values(platform=platform, message_key=key, processed_at=now)
-        .on_conflict_do_nothing()
-        .returning(ProcessedInbound.message_key)
-    )
-    return session.execute(stmt).first() is not None
+    params = {"platform": platform, "message_key": key, "processed_at": now}
+    return _run(session, "mark", params).first() is not None
 
 
 def was_processed(session: Session, platform: str, key: str) -> bool:
@@ -151,21 +184,11 @@ class RespondentRow:
 
 
 def respondent_with_state(session: Session, pseudonym: str) -> RespondentRow | None:
-    row = session.execute(
-        select(
-            Respondent.id,
-            Respondent.team_id,
-            Respondent.worker_id,
-            Respondent.invite_id,
-            Respondent.status,
-            Conversation.state,
-        )
-        .outerjoin(Conversation, Conversation.respondent_id == Respondent.id)
-        .where(Respondent.pseudonym == pseudonym)
-    ).first()
+    row = _run(session, "load", {"pseudonym": pseudonym}).first()
     if row is None:
         return None
-    return RespondentRow(*row)
+    values: tuple[Any, ...] = tuple(row)
+    return RespondentRow(*values)
 
 
 def create_respondent(
@@ -226,14 +249,8 @@ def contact_of(session: Session, respondent_id: int) -> tuple[str, str] | None:
 
 
 def save_state(session: Session, respondent_id: int, state: dict[str, Any], now: datetime) -> None:
-    stmt = _insert(session, Conversation).values(
-        respondent_id=respondent_id, state=state, updated_at=now
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["respondent_id"], set_={"state": state, "updated_at": now}
-        )
-    )
+    params = {"respondent_id": respondent_id, "state": state, "updated_at": now}
+    _run(session, "state", params)
 
 
 # -- answers ------------------------------------------------------------------
@@ -242,8 +259,7 @@ def save_state(session: Session, respondent_id: int, state: dict[str, Any], now:
 def add_answer(session: Session, **values: Any) -> bool:
     """Store an answer once; a second copy of the same (respondent, round,
     question) is ignored and returns False."""
-    stmt = _insert(session, Answer).values(**values).on_conflict_do_nothing().returning(Answer.id)
-    return session.execute(stmt).first() is not None
+    return _run(session, "answer", values).first() is not None
 
 
 def answers_of(session: Session, respondent_id: int) -> Sequence[Answer]:

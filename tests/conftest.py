@@ -164,9 +164,7 @@ def alerts() -> Alerts:
 
 
 @pytest.fixture
-def make_service(
-    db_url: str, clock: FakeClock, alerts: Alerts
-) -> Iterator[Callable[..., Service]]:
+def make_service(db_url: str, clock: FakeClock, alerts: Alerts) -> Iterator[Callable[..., Service]]:
     engines: list[Any] = []
 
     def factory(**overrides: Any) -> Service:

@@ -60,9 +60,7 @@ class ChatFamily:
         self.replies: list[Outbound] = []
 
     def _send(self, kind: InboundKind, key: str | None = None, **fields: str) -> str:
-        inbound = Inbound(
-            self.platform, self.chat_id, key or f"k{next(_keys)}", kind, **fields
-        )
+        inbound = Inbound(self.platform, self.chat_id, key or f"k{next(_keys)}", kind, **fields)
         self.replies = self.service.handle(inbound)
         return "\n".join(r.text for r in self.replies)
 

@@ -1063,6 +1063,14 @@ class FakeTelegram:
             )
             return copy.deepcopy(items)
 
+    def sent_count(self, chat_id: int | str | None = None) -> int:
+        """How many messages were sent (to ``chat_id``), without copying them."""
+        with self._lock:
+            if chat_id is None:
+                return len(self._sent)
+            wanted = _norm_chat(chat_id)
+            return sum(1 for s in self._sent if s["chat_id"] == wanted)
+
     def texts(self, chat_id: int | str | None = None) -> list[str | None]:
         """Shortcut: the ``text`` (or ``caption``) of every sent message."""
         return [s["text"] if s["text"] is not None else s["caption"] for s in self.sent(chat_id)]
@@ -1192,7 +1200,7 @@ class FakeTelegram:
     # ------------------------------------------------------------------------------------------
     # waiting helpers
 
-    def _timeout_message(self, what: str, timeout: float) -> str:
+    def _timeout_message(self, what: str, timeout: float, *, blocking: bool = True) -> str:
         with self._lock:
             recent = [
                 (c["method"], c["status"], c["params"].get("chat_id"), c["params"].get("text"))
@@ -1200,14 +1208,15 @@ class FakeTelegram:
             ]
             pending = len(self._queue)
         hint = ""
-        try:
-            asyncio.get_running_loop()
-            hint = (
-                "\nNote: wait_for() was called inside a running event loop and blocked it; "
-                "if the bot runs in this loop use `await tg.wait_for_async(...)`."
-            )
-        except RuntimeError:
-            pass
+        if blocking:
+            try:
+                asyncio.get_running_loop()
+                hint = (
+                    "\nNote: wait_for()/wait_sent() was called inside a running event loop and "
+                    "blocked it; if the bot runs in this loop use `await tg.wait_for_async(...)`."
+                )
+            except RuntimeError:
+                pass
         return (
             f"timed out after {timeout}s waiting for {what}; pending updates: {pending}; "
             f"last calls (method, status, chat_id, text): {recent}{hint}"
@@ -1259,14 +1268,17 @@ class FakeTelegram:
                 return value
             if time.monotonic() >= deadline:
                 raise AssertionError(
-                    self._timeout_message(self._describe(predicate, message), timeout)
+                    self._timeout_message(
+                        self._describe(predicate, message), timeout, blocking=False
+                    )
                 )
             await asyncio.sleep(interval)
 
     def _sent_at_least(self, chat_id: int | str, count: int) -> Callable[[], Any]:
         def enough() -> list[dict[str, Any]] | None:
-            items = self.sent(chat_id)
-            return items if len(items) >= count else None
+            if self.sent_count(chat_id) < count:
+                return None
+            return self.sent(chat_id)
 
         return enough
 
@@ -1312,16 +1324,16 @@ class FakeTelegram:
             return params, files
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    data = value.file.read()
+            for key, field in form.items():
+                if isinstance(field, web.FileField):
+                    data = field.file.read()
                     files[key] = {
-                        "filename": value.filename,
-                        "content_type": value.content_type,
+                        "filename": field.filename,
+                        "content_type": field.content_type,
                         "size": len(data),
                     }
                 else:
-                    params[key] = _coerce(key, str(value))
+                    params[key] = _coerce(key, str(field))
         return params, files
 
     @staticmethod
@@ -1384,6 +1396,9 @@ class FakeTelegram:
                 body["description"] = "Webhook was deleted"
         except _ApiError as exc:
             status, body = exc.status, exc.body()
+        except Exception as exc:  # a bug in the fake or an odd request: make it visible
+            error = _ApiError(500, f"Internal Server Error: FakeTelegram failed: {exc!r}")
+            status, body = 500, error.body()
         with self._lock:
             record["status"] = status
         if fault is not None and fault.kind == "drop" and fault.after:
@@ -1779,7 +1794,9 @@ class FakeTelegram:
             raise _bad("message can't be edited")
         return message
 
-    def _record_edit_locked(self, method: str, message: dict[str, Any], params: dict[str, Any]):
+    def _record_edit_locked(
+        self, method: str, message: dict[str, Any], params: dict[str, Any]
+    ) -> None:
         message["edit_date"] = int(time.time())
         self._edits.append(
             {
