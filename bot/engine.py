@@ -112,6 +112,8 @@ class StartPlain:
 @dataclass(frozen=True, slots=True)
 class Unsupported:
     what: str
+    text: str = ""
+    """A caption or an edited message's text: still checked for danger."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +440,8 @@ class _Conversation:
                     return code
         return None
 
-    def on_text(self, text: str) -> None:
+    def screen(self, text: str) -> None:
+        """Check free text for danger before anything else happens to it."""
         found = self.policy.screen(text)
         if found:
             self.effects.append(fx.RaiseSafeguardingAlert(tuple(found), text))
@@ -447,6 +450,9 @@ class _Conversation:
             )
             if help_now:
                 self.replies.append(Reply(help_now))
+
+    def on_text(self, text: str) -> None:
+        self.screen(text)
         if len(text) > self.policy.max_text_chars:
             self.say("too_long", limit=f"{self.policy.max_text_chars:,}")
             self.prompt()
@@ -533,7 +539,9 @@ def step(
             conv.say(f"invite_{reason}" if reason in ("used", "expired") else "invite_unknown")
         case StartPlain():
             conv.start()
-        case Unsupported():
+        case Unsupported(text=text):
+            if text:
+                conv.screen(text)
             conv.say("unsupported")
             conv.prompt()
         case FollowUpDue(kind=kind):

@@ -173,7 +173,7 @@ class Service:
         if inbound.kind is InboundKind.BUTTON:
             return engine.Press(inbound.data), None
         if inbound.kind is InboundKind.UNSUPPORTED:
-            return engine.Unsupported(inbound.unsupported_what), None
+            return engine.Unsupported(inbound.unsupported_what, inbound.text), None
         text = inbound.text
         code = normalise_code(text) if self.texts.word_for(text) is None else None
         phase = loaded.state.phase

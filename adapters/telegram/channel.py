@@ -1,0 +1,369 @@
+"""The Telegram channel: a thin owner of a python-telegram-bot `Application`.
+
+Updates are acknowledged to Telegram only after Heard has stored them. In
+polling mode that is why Heard runs its own `getUpdates` loop instead of PTB's
+Updater (which confirms an update as soon as it is fetched): the offset moves
+past an update only once the service committed it, so a crash or a database
+outage never loses one, and the service's dedupe table makes a redelivery
+harmless. In webhook mode the HTTP answer is sent after the update is stored;
+if the database is down the answer is 500 and Telegram delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from aiohttp import web
+from telegram import BotCommand, Update
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ApplicationBuilder
+
+from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
+from bot import texts as texts_mod
+from bot.config import TelegramConfig, env_secret
+from bot.delivery import (
+    DeliveryError,
+    InboundHandler,
+    TransientError,
+    Unreachable,
+    UnreachableHandler,
+)
+from bot.delivery import (
+    RetryAfter as HeardRetryAfter,
+)
+from bot.errors import ConfigError, StorageError
+from bot.messages import Outbound
+from bot.pacing import Pacer
+from bot.texts import Texts
+
+log = logging.getLogger("heard.telegram")
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+SEND_ATTEMPTS = 6
+MAX_BACKOFF = 30.0
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramChannel:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        token: str,
+        *,
+        webhook_secret: str = "",
+        texts: Texts | None = None,
+        poll_timeout: int = 25,
+    ) -> None:
+        self.config = config
+        self.token = token
+        self.webhook_secret = webhook_secret
+        self.texts = texts or texts_mod.load()
+        self.poll_timeout = poll_timeout
+        self.pacer = Pacer(config.max_per_second, config.max_per_chat_per_second, config.chat_burst)
+        self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._on_inbound: InboundHandler | None = None
+        self._on_unreachable: UnreachableHandler | None = None
+        self._stopping = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._apologised: set[int] = set()
+        self.webhook_port: int | None = None
+
+    @classmethod
+    def from_config(cls, config: TelegramConfig) -> TelegramChannel:
+        token = env_secret(config.token_env, "[telegram] token_env")
+        secret = ""
+        if config.mode == "webhook":
+            secret = env_secret(config.secret_token_env, "[telegram] secret_token_env")
+        return cls(config, token, webhook_secret=secret)
+
+    @property
+    def bot(self) -> Any:
+        if self.application is None:
+            raise RuntimeError("the Telegram channel is not started")
+        return self.application.bot
+
+    # -- life cycle ------------------------------------------------------------------
+
+    async def start(self, on_inbound: InboundHandler, on_unreachable: UnreachableHandler) -> None:
+        self._on_inbound = on_inbound
+        self._on_unreachable = on_unreachable
+        builder = ApplicationBuilder().token(self.token).updater(None)
+        if self.config.base_url:
+            base = self.config.base_url.rstrip("/")
+            root = base.removesuffix("/bot")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        builder = builder.get_updates_read_timeout(self.poll_timeout + 10)
+        self.application = builder.build()
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise ConfigError(
+                f"[telegram] token_env: Telegram rejected the token in {self.config.token_env}; "
+                "copy it again from BotFather"
+            ) from None
+        except NetworkError as exc:
+            raise ConfigError(
+                f"[telegram] base_url: cannot reach the Bot API ({exc.message}); "
+                "check the network or the base_url"
+            ) from None
+        await self._set_commands()
+        if self.config.mode == "webhook":
+            await self._start_webhook()
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        log.info("Telegram channel started (%s)", self.config.mode)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._poller is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.application is not None:
+            with contextlib.suppress(TelegramError):
+                await self.application.shutdown()
+
+    async def _set_commands(self) -> None:
+        for locale in self.texts.locales:
+            commands = [
+                BotCommand(name, self.texts.get(locale, f"menu_{name}"))
+                for name in ("help", "stop", "forget", "language")
+            ]
+            code = None if locale == texts_mod.FALLBACK else locale
+            try:
+                await self.bot.set_my_commands(commands, language_code=code)
+            except TelegramError as exc:
+                log.warning("could not set the commands menu: %s", exc.__class__.__name__)
+
+    # -- receiving: polling --------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        stop_wait = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                fetch = asyncio.create_task(
+                    self.bot.get_updates(
+                        offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                    )
+                )
+                await asyncio.wait({fetch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                        await fetch
+                    break
+                try:
+                    updates: Sequence[Update] = fetch.result()
+                except (Conflict, InvalidToken, NetworkError) as exc:
+                    log.warning("getUpdates failed (%s); retrying", exc.__class__.__name__)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                if not updates:
+                    backoff = 1.0
+                    continue
+                done_upto = await self._process_batch(updates)
+                if done_upto is not None:
+                    offset = done_upto + 1
+                if done_upto is None or done_upto < updates[-1].update_id:
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                else:
+                    backoff = 1.0
+        finally:
+            stop_wait.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _process_batch(self, updates: Sequence[Update]) -> int | None:
+        """Handle a batch: chats in parallel, each chat's updates in order.
+        Returns the highest update id up to which everything was stored."""
+        by_chat: dict[str, list[Update]] = defaultdict(list)
+        for update in updates:
+            chat = update.effective_chat
+            by_chat[str(chat.id) if chat else f"u{update.update_id}"].append(update)
+        failed: list[int] = []
+
+        async def run_chat(items: list[Update]) -> None:
+            for n, update in enumerate(items):
+                if not await self.handle_update(update):
+                    failed.extend(u.update_id for u in items[n:])
+                    return
+
+        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        ids = [u.update_id for u in updates]
+        if not failed:
+            return max(ids)
+        first_failed = min(failed)
+        done = [i for i in ids if i < first_failed]
+        return max(done) if done else None
+
+    # -- receiving: webhook ----------------------------------------------------------------
+
+    async def _start_webhook(self) -> None:
+        path = urlparse(self.config.webhook_url).path or "/telegram"
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post(path, self._webhook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.listen, self.config.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.webhook_port = sockets[0].getsockname()[1] if sockets else self.config.port
+        await self.bot.set_webhook(
+            self.config.webhook_url,
+            secret_token=self.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            payload = await request.json()
+            update = Update.de_json(payload, self.bot)
+        except Exception:
+            return web.Response(status=400, text="not a Telegram update")
+        if update is None:
+            return web.Response(status=400, text="not a Telegram update")
+        stored = await self.handle_update(update)
+        return web.Response(status=200 if stored else 500)
+
+    # -- handling one update ---------------------------------------------------------------
+
+    async def handle_update(self, update: Update) -> bool:
+        """Process one update; False if it could not be stored (retry later)."""
+        inbound = to_inbound(update)
+        if inbound is None or self._on_inbound is None:
+            return True
+        query = update.callback_query
+        if query is not None:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+        try:
+            replies = await self._on_inbound(inbound)
+        except StorageError:
+            await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
+            return False
+        except Exception:
+            log.exception("error while handling a Telegram update")
+            await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
+            return True
+        if query is not None and query.message is not None:
+            await self._settle_keyboard(inbound.chat_id, query.message, query.data or "")
+        for out in replies:
+            try:
+                await self.send(out)
+            except DeliveryError as exc:
+                log.warning("reply not delivered: %s", exc.__class__.__name__)
+                break
+        return True
+
+    async def _settle_keyboard(self, chat_id: str, message: Any, data: str) -> None:
+        """Show which button was pressed and take the keyboard away, so an old
+        question cannot be answered again by accident."""
+        label = chosen_label(message, data)
+        text = getattr(message, "text", None)
+        await self.pacer.wait(chat_id)
+        try:
+            if label and text:
+                await self.bot.edit_message_text(
+                    f"{text}\n\n✓ {label}", chat_id=chat_id, message_id=message.message_id
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message.message_id, reply_markup=None
+                )
+        except RetryAfter as exc:
+            await asyncio.sleep(_seconds(exc))
+        except TelegramError as exc:
+            log.info("could not update the pressed message: %s", exc.__class__.__name__)
+
+    async def _apologise(self, update_id: int, chat_id: str, hint: str) -> None:
+        if update_id in self._apologised:
+            return
+        self._apologised.add(update_id)
+        if len(self._apologised) > 10_000:
+            self._apologised.clear()
+        locale = hint if hint in self.texts.locales else texts_mod.FALLBACK
+        out = Outbound(PLATFORM, chat_id, self.texts.get(locale, "try_later"))
+        with contextlib.suppress(DeliveryError):
+            await self.send(out)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def send(self, out: Outbound) -> str:
+        """Send at Telegram's pace, honouring 429 and retrying transient
+        failures; returns the id of the (last) message sent."""
+        message_id = ""
+        for part in render(out):
+            message_id = await self._send_one(out.chat_id, part.text, part.markup)
+        return message_id
+
+    async def _send_one(self, chat_id: str, text: str, markup: Any) -> str:
+        backoff = 0.5
+        for _ in range(SEND_ATTEMPTS):
+            await self.pacer.wait(chat_id)
+            try:
+                message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                return str(message.message_id)
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc))
+            except Forbidden as exc:
+                await self._unreachable(chat_id)
+                raise Unreachable(f"Telegram refused: {exc.message}") from None
+            except BadRequest as exc:
+                if "chat not found" in exc.message.lower():
+                    await self._unreachable(chat_id)
+                    raise Unreachable("chat not found") from None
+                raise DeliveryError(f"Telegram rejected the message: {exc.message}") from None
+            except (TimedOut, NetworkError):
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 8.0)
+        raise TransientError("Telegram did not accept the message after several tries")
+
+    async def _unreachable(self, chat_id: str) -> None:
+        if self._on_unreachable is not None:
+            try:
+                await self._on_unreachable(PLATFORM, chat_id)
+            except StorageError:
+                log.warning("could not mark a Telegram chat unreachable: database unavailable")
+
+
+__all__ = ["HeardRetryAfter", "TelegramChannel"]

@@ -1,0 +1,150 @@
+"""Pure converters between Telegram updates and Heard's messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.messages import Inbound, InboundKind, Outbound
+
+PLATFORM = "telegram"
+MAX_TEXT = 4096
+
+_MEDIA = (
+    ("sticker", "sticker"),
+    ("voice", "voice note"),
+    ("video_note", "video note"),
+    ("audio", "audio"),
+    ("video", "video"),
+    ("animation", "animation"),
+    ("photo", "photo"),
+    ("document", "file"),
+    ("location", "location"),
+    ("venue", "location"),
+    ("contact", "contact"),
+    ("poll", "poll"),
+    ("dice", "dice"),
+)
+
+
+def _what(message: Message) -> str:
+    for attr, name in _MEDIA:
+        if getattr(message, attr, None):
+            return name
+    return "message"
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """Heard's view of one update, or None for updates Heard does not handle
+    (group chats, channel posts, service messages)."""
+    key = str(update.update_id)
+    query = update.callback_query
+    if query is not None:
+        chat = query.message.chat if query.message else None
+        if chat is None or chat.type != "private":
+            return None
+        return Inbound(
+            PLATFORM,
+            str(chat.id),
+            key,
+            InboundKind.BUTTON,
+            data=query.data or "",
+            language_hint=query.from_user.language_code or "",
+        )
+    edited = update.edited_message
+    if edited is not None:
+        if edited.chat.type != "private":
+            return None
+        return Inbound(
+            PLATFORM,
+            str(edited.chat.id),
+            key,
+            InboundKind.UNSUPPORTED,
+            text=edited.text or edited.caption or "",
+            unsupported_what="edited message",
+        )
+    message = update.message
+    if message is None or message.chat.type != "private":
+        return None
+    chat_id = str(message.chat.id)
+    hint = message.from_user.language_code or "" if message.from_user else ""
+    text = message.text
+    if text is None:
+        return Inbound(
+            PLATFORM,
+            chat_id,
+            key,
+            InboundKind.UNSUPPORTED,
+            text=message.caption or "",
+            unsupported_what=_what(message),
+            language_hint=hint,
+        )
+    head, _, rest = text.strip().partition(" ")
+    if head.split("@", 1)[0].lower() == "/start":
+        token = rest.strip().split(" ", 1)[0] if rest.strip() else ""
+        return Inbound(PLATFORM, chat_id, key, InboundKind.START, token=token, language_hint=hint)
+    return Inbound(PLATFORM, chat_id, key, InboundKind.TEXT, text=text, language_hint=hint)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One Telegram sendMessage call."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at paragraph, then line, then word boundaries; never mid-word
+    unless a single word is longer than the limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = -1
+        for sep in ("\n\n", "\n", " "):
+            cut = rest.rfind(sep, 0, limit)
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
+    if not out.choices:
+        return None
+    per_row = max(1, out.columns)
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.data) for c in out.choices]
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    skip_last = len(out.choices) > 1 and out.choices[-1].data.endswith(":skip")
+    if skip_last and per_row > 1 and len(rows[-1]) > 1:
+        rows[-1] = rows[-1][:-1]
+        rows.append([buttons[-1]])
+    return InlineKeyboardMarkup(rows)
+
+
+def render(out: Outbound) -> list[Rendered]:
+    """The sendMessage calls for one outbound message: long text is split, and
+    the keyboard goes on the last part so it sits under the question."""
+    parts = split_text(out.text)
+    markup = keyboard(out)
+    return [Rendered(p, markup if i == len(parts) - 1 else None) for i, p in enumerate(parts)]
+
+
+def chosen_label(message: Message | None, data: str) -> str | None:
+    """The label of the button with `data` on `message`, if it is there."""
+    markup = message.reply_markup if message else None
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return None

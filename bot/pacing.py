@@ -1,0 +1,86 @@
+"""Outgoing pace: an overall limit and a per-chat (or per-channel) limit.
+
+Platforms enforce flood limits and answer 429 when they are crossed. Pacing
+ourselves a little under those limits means the answer is almost never 429:
+
+- overall: consecutive sends are spaced at least `1 / overall_rate` seconds
+  apart (measured at the moment each send is released), so no one-second
+  window ever holds more than `overall_rate` sends;
+- per key: a token bucket of `burst` tokens refilled at `per_key_rate` per
+  second, so a reply of two or three messages is not held back, while a
+  steady stream to one chat keeps to the sustained rate.
+
+A rate of 0 means no limit (for a local Bot API server or a benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+SAFETY = 0.97
+"""Fraction of each configured rate we actually use, to absorb timing jitter."""
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Pacer:
+    def __init__(
+        self,
+        overall_rate: float,
+        per_key_rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        safety: float = SAFETY,
+    ) -> None:
+        self.interval = 1.0 / (overall_rate * safety) if overall_rate > 0 else 0.0
+        self.key_rate = per_key_rate * safety if per_key_rate > 0 else 0.0
+        self.burst = max(1, burst)
+        self.clock = clock
+        self._last = -1e9
+        self._overall = asyncio.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+
+    async def wait(self, key: str) -> None:
+        """Return when one more message to `key` may be sent."""
+        if self.key_rate:
+            await self._wait_key(key)
+        if self.interval:
+            async with self._overall:
+                delay = self._last + self.interval - self.clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self._last = self.clock()
+
+    async def _wait_key(self, key: str) -> None:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(self.burst), self.clock())
+        async with bucket.lock:
+            while True:
+                now = self.clock()
+                bucket.tokens = min(
+                    float(self.burst), bucket.tokens + (now - bucket.updated) * self.key_rate
+                )
+                bucket.updated = now
+                if bucket.tokens >= 1.0:
+                    bucket.tokens -= 1.0
+                    break
+                await asyncio.sleep((1.0 - bucket.tokens) / self.key_rate)
+        if len(self._buckets) > 10_000:
+            self._forget_full_buckets()
+
+    def _forget_full_buckets(self) -> None:
+        now = self.clock()
+        full_after = self.burst / self.key_rate
+        for key in [k for k, b in self._buckets.items() if now - b.updated > full_after]:
+            if not self._buckets[key].lock.locked():
+                del self._buckets[key]
