@@ -1,0 +1,72 @@
+"""Config: the example documents every key, and mistakes name the key."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import SafeguardingConfig, ScheduleConfig, SlackConfig, TelegramConfig, parse
+from bot.durations import parse_duration, parse_window
+from bot.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARD_PSEUDONYM_SECRET", "a-secret-of-enough-length")
+
+
+def test_the_example_config_loads_and_matches_the_defaults() -> None:
+    config = parse(tomllib.loads(EXAMPLE.read_text()), str(EXAMPLE))
+    assert config.telegram == TelegramConfig()
+    assert config.slack == SlackConfig()
+    assert config.schedule == ScheduleConfig()
+    assert config.safeguarding == SafeguardingConfig()
+    assert config.pseudonym_secret == b"a-secret-of-enough-length"
+
+
+@pytest.mark.parametrize(
+    "section,fields",
+    [("telegram", TelegramConfig), ("slack", SlackConfig)],
+)
+def test_the_example_documents_every_platform_key(section: str, fields: type) -> None:
+    raw = tomllib.loads(EXAMPLE.read_text())
+    assert set(raw[section]) == set(fields.__dataclass_fields__)
+
+
+@pytest.mark.parametrize(
+    "raw,key",
+    [
+        ({"telegram": {"port": 70000}}, "[telegram] port"),
+        ({"telegram": {"enabled": "yes"}}, "[telegram] enabled"),
+        ({"telegram": {"enabled": True, "mode": "webhook"}}, "[telegram] webhook_url"),
+        ({"slack": {"mode": "smoke"}}, "[slack] mode"),
+        ({"schedule": {"quiet_hours": "8pm to 9am"}}, "[schedule] quiet_hours"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "[schedule] timezone"),
+        ({"schedule": {"reminder_after": "0h"}}, "[schedule] reminder_after"),
+        ({"privacy": {"k_threshold": 1}}, "[privacy] k_threshold"),
+        ({"safeguarding": {"helplines": [{"name": "X"}]}}, "[safeguarding] helplines #1"),
+        ({"nonsense": 1}, "nonsense: unknown key"),
+        ({"database": "sqlite://"}, "[database]"),
+    ],
+)
+def test_mistakes_name_the_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(raw, "heard.toml")
+    assert key in str(err.value)
+
+
+def test_durations_and_windows() -> None:
+    assert parse_duration("6w") == timedelta(weeks=6)
+    assert parse_duration(" 90s ") == timedelta(seconds=90)
+    assert parse_duration("1.5h") == timedelta(minutes=90)
+    assert parse_window("20:00-09:00") == (time(20), time(9))
+    for bad in ("6", "w", "-1d", "3y"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError):
+        parse_window("25:00-09:00")
