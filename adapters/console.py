@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.errors import StorageError
 from bot.messages import Choice, Inbound, InboundKind, Outbound
+from bot.service import HIDE_CHAT
 
 PLATFORM = "console"
 UNSUPPORTED = {"[sticker]": "sticker", "[voice]": "voice", "[photo]": "photo", "[file]": "file"}
@@ -65,6 +66,9 @@ class ConsoleChat:
             print(f"Heard: {SORRY}", file=self.output, flush=True)
             return
         for out in replies:
+            if out.meta.get("action") == HIDE_CHAT:
+                print("(Heard deletes its messages here on Telegram.)", file=self.output)
+                continue
             print(render(out), file=self.output, flush=True)
             if out.choices:
                 self.choices = out.choices

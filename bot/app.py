@@ -24,10 +24,25 @@ class App:
         self.engine.dispose()
 
 
-def policy_for(config: Config) -> engine.Policy:
+def help_now_texts(config: Config, all_texts: texts.Texts) -> dict[str, str]:
+    """Where to get help now, per language, from `[safeguarding]`."""
+    sg = config.safeguarding
+    out: dict[str, str] = {}
+    for locale in all_texts.locales:
+        lines = "\n".join(
+            all_texts.get(locale, "help_now_line", name=h.name, number=h.number, hours=h.hours)
+            for h in sg.helplines
+        )
+        out[locale] = all_texts.get(locale, "help_now", emergency=sg.emergency_number, lines=lines)
+    return out
+
+
+def policy_for(config: Config, all_texts: texts.Texts | None = None) -> engine.Policy:
+    all_texts = all_texts or texts.load()
     return engine.Policy(
         checkin_every=config.schedule.checkin_every,
         reminder_after=config.schedule.reminder_after,
+        help_now=help_now_texts(config, all_texts),
     )
 
 

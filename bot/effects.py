@@ -49,6 +49,11 @@ class EraseRespondent:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class HideChat:
+    """Delete what the platform allows of this chat (a shared phone)."""
+
+
 Effect = (
     RecordAnswer
     | ScheduleFollowUp
@@ -56,4 +61,5 @@ Effect = (
     | SetStatus
     | RaiseSafeguardingAlert
     | EraseRespondent
+    | HideChat
 )

@@ -311,8 +311,11 @@ class _Conversation:
     def command(self, name: str) -> None:
         s = self.state
         if name == "help":
-            self.say("help")
+            self.say("help", (Choice(f"{CMD_SCOPE}:hide", self.t("hide_button")),))
             self.prompt()
+        elif name == "hide":
+            self.effects.append(fx.HideChat())
+            self.say("hidden")
         elif name == "start":
             self.start()
         elif s.phase is Phase.NEW:
@@ -458,7 +461,7 @@ class _Conversation:
             self.prompt()
             return
         word = self.texts.word_for(text)
-        if word in ("stop", "forget", "help", "skip", "language", "start"):
+        if word in ("stop", "forget", "help", "skip", "language", "start", "hide"):
             self.command(word)
             return
         if self.state.phase in (Phase.CONSENT, Phase.CONFIRM_FORGET) and word in ("yes", "no"):
@@ -471,7 +474,11 @@ class _Conversation:
 
     def on_press(self, data: str) -> None:
         scope, sep, code = data.partition(":")
-        if sep and scope == CMD_SCOPE and code in ("stop", "forget", "help", "language", "start"):
+        if (
+            sep
+            and scope == CMD_SCOPE
+            and code in ("stop", "forget", "help", "language", "start", "hide")
+        ):
             self.command(code)
             return
         if not sep or scope != self.scope():

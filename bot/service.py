@@ -35,6 +35,10 @@ log = logging.getLogger("heard.service")
 
 Clock = Callable[[], datetime]
 
+HIDE_CHAT = "hide_chat"
+"""`Outbound.meta["action"]`: the adapter deletes what it can of this chat
+before sending the replies that follow."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -145,7 +149,11 @@ class Service:
                 result.state.phase.value,
                 len(result.replies),
             )
-        return [Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies]
+        outbound = [Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies]
+        if any(isinstance(e, fx.HideChat) for e in result.effects):
+            hide = Outbound(inbound.platform, inbound.chat_id, "", meta={"action": HIDE_CHAT})
+            outbound.insert(0, hide)
+        return outbound
 
     def _load(self, session: Session, pseud: str) -> _Loaded:
         if session.get_bind().dialect.name == "postgresql":

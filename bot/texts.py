@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 FALLBACK = "en"
-COMMANDS = ("stop", "forget", "help", "skip", "language", "start")
+COMMANDS = ("stop", "forget", "help", "skip", "language", "start", "hide")
 
 
 def normalise(text: str) -> str:

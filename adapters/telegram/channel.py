@@ -16,7 +16,7 @@ import contextlib
 import hmac
 import logging
 import warnings
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -46,18 +46,19 @@ from bot.delivery import (
     Unreachable,
     UnreachableHandler,
 )
-from bot.delivery import (
-    RetryAfter as HeardRetryAfter,
-)
 from bot.errors import ConfigError, StorageError
 from bot.messages import Outbound
 from bot.pacing import Pacer
+from bot.service import HIDE_CHAT
 from bot.texts import Texts
 
 log = logging.getLogger("heard.telegram")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
+RECENT_PER_CHAT = 300
+"""Message ids remembered per chat for "hide this chat" (Telegram lets a bot
+delete its own and the family's messages in a private chat for 48 hours)."""
 MAX_BACKOFF = 30.0
 
 
@@ -93,6 +94,7 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
+        self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
         self.webhook_port: int | None = None
 
     @classmethod
@@ -276,6 +278,8 @@ class TelegramChannel:
         if query is not None:
             with contextlib.suppress(TelegramError):
                 await query.answer()
+        elif update.effective_message is not None:
+            self._recent[inbound.chat_id].append(update.effective_message.message_id)
         try:
             replies = await self._on_inbound(inbound)
         except StorageError:
@@ -288,6 +292,9 @@ class TelegramChannel:
         if query is not None and query.message is not None:
             await self._settle_keyboard(inbound.chat_id, query.message, query.data or "")
         for out in replies:
+            if out.meta.get("action") == HIDE_CHAT:
+                await self.hide_chat(out.chat_id)
+                continue
             try:
                 await self.send(out)
             except DeliveryError as exc:
@@ -314,6 +321,22 @@ class TelegramChannel:
             await asyncio.sleep(_seconds(exc))
         except TelegramError as exc:
             log.info("could not update the pressed message: %s", exc.__class__.__name__)
+
+    async def hide_chat(self, chat_id: str) -> int:
+        """Delete the messages of this chat that Heard remembers (newest first);
+        returns how many went. Older or forgotten ones stay: the reply tells the
+        family how to delete the whole chat themselves."""
+        ids = self._recent.pop(chat_id, deque())
+        deleted = 0
+        for message_id in reversed(ids):
+            try:
+                if await self.bot.delete_message(chat_id, message_id):
+                    deleted += 1
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc))
+            except TelegramError:
+                continue
+        return deleted
 
     async def _apologise(self, update_id: int, chat_id: str, hint: str) -> None:
         if update_id in self._apologised:
@@ -342,6 +365,7 @@ class TelegramChannel:
             await self.pacer.wait(chat_id)
             try:
                 message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                self._recent[chat_id].append(message.message_id)
                 return str(message.message_id)
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc))
@@ -364,6 +388,3 @@ class TelegramChannel:
                 await self._on_unreachable(PLATFORM, chat_id)
             except StorageError:
                 log.warning("could not mark a Telegram chat unreachable: database unavailable")
-
-
-__all__ = ["HeardRetryAfter", "TelegramChannel"]

@@ -312,7 +312,9 @@ class Detector:
             return []
         message = _Message(index, self._book.steps)
         rules = self._book.rules
-        fired = [rules[at] for at in sorted(candidates & self._first) if self._fires(rules[at], message)]
+        fired = [
+            rules[at] for at in sorted(candidates & self._first) if self._fires(rules[at], message)
+        ]
         categories = {c for rule in fired for c in rule.categories}
         for at in sorted(candidates & self._second):
             rule = rules[at]

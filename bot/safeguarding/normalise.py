@@ -40,7 +40,9 @@ _TOKEN = re.compile(r"[a-z0-9@$]+(?:'[a-z0-9@$]+)*")
 _RUN3 = re.compile(r"([a-z])\1{2,}")
 _DOUBLE = re.compile(r"([a-z])\1+")
 _EDGE_DIGITS = re.compile(r"^(\d+)([a-z]{2,})$|^([a-z]{2,})(\d+)$")
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 _HAS_LETTER = re.compile(r"[a-z]")
 _HAS_DIGIT_OR_SYMBOL = re.compile(r"[0-9@$]")
 # Pieces of an English contraction that some keyboards split off with a space

@@ -311,8 +311,10 @@ def _normalisation(files: Sequence[_File]) -> tuple[Normaliser, tuple[str, ...],
                 f"{path}: [normalise.clitics] key '{source}' must be an apostrophe and letters"
             )
         clitics[key] = words(path, f"[normalise.clitics] key '{source}'", replacement)
-    return Normaliser(exact=exact, rewrite=rewrite, clitics=clitics), tuple(suffixes), frozenset(
-        no_fuzzy
+    return (
+        Normaliser(exact=exact, rewrite=rewrite, clitics=clitics),
+        tuple(suffixes),
+        frozenset(no_fuzzy),
     )
 
 
@@ -533,5 +535,8 @@ class _Compiler:
         if "note" in table and not isinstance(table["note"], str):
             raise ConfigError(f"{path}: {where}: key 'note' must be a string")
         return Idiom(
-            id=idiom_id, alternatives=tuple(alternatives), examples=tuple(examples), source=str(path)
+            id=idiom_id,
+            alternatives=tuple(alternatives),
+            examples=tuple(examples),
+            source=str(path),
         )

@@ -252,3 +252,20 @@ async def test_a_rejected_token_stops_start_up_with_the_key_to_fix(
     with pytest.raises(ConfigError, match=r"\[telegram\] token_env"):
         await heard.runtime.start()
     heard.app.close()
+
+
+async def test_hide_this_chat_deletes_what_telegram_allows(db_url: str, tg: FakeTelegram) -> None:
+    async with Heard(db_url, tg) as heard:
+        token = heard.invite()
+        await reply_after(tg, CHAT, lambda: tg.user_sends_start(CHAT, token))
+        await reply_after(tg, CHAT, lambda: tg.user_taps(CHAT, "Yes, let's start"))
+        await reply_after(tg, CHAT, lambda: tg.user_sends_text(CHAT, "help"), count=2)
+        help_message = next(m for m in tg.sent(CHAT) if "HIDE" in (m["text"] or ""))
+        text = await reply_after(
+            tg, CHAT, lambda: tg.user_presses(CHAT, help_message["message_id"], "cmd:hide")
+        )
+        assert "delete the whole chat" in text
+        deleted = {m for c, m in tg.deleted if int(c) == CHAT}
+        sent_before_hide = {m["message_id"] for m in tg.sent(CHAT)[:-1]}
+        assert sent_before_hide <= deleted
+        assert len(deleted) > len(sent_before_hide)

@@ -341,3 +341,19 @@ def test_forged_press_never_records_an_answer_outside_its_question(data: str, ph
         q = TINY.questions[index]
         assert phase is Phase.ASKING and data == f"q1.{index}:{recorded[0].code}"
         assert recorded[0].code in q.codes
+
+
+@pytest.mark.parametrize("typed", ["hide", "HIDE", "/hide", "cuddio"])
+def test_hide_asks_the_adapter_to_clear_the_chat_and_explains_the_rest(typed: str) -> None:
+    fam = Family().started()
+    out = fam.say(typed)
+    assert fx.HideChat() in fam.last.effects
+    assert "delete the whole chat" in out
+    assert fam.state.phase is Phase.ASKING
+
+
+def test_help_offers_a_hide_button() -> None:
+    fam = Family().started()
+    fam.say("help")
+    fam.tap("Hide this chat")
+    assert fx.HideChat() in fam.last.effects
