@@ -88,7 +88,7 @@ def clock() -> FakeClock:
 PG_URL = os.environ.get("HEARD_TEST_POSTGRES_URL", "")
 _counter = itertools.count()
 _template_ready = False
-TEMPLATE = "heard_template"
+TEMPLATE = f"heard_template_{os.getpid()}"
 
 
 def _pg_admin() -> Any:

@@ -164,7 +164,8 @@ class WorkerDesk:
     def card_message(self, made: Made, bot_user_id: str) -> dict[str, Any]:
         """The private answer to a worker with their new invite card."""
         questionnaire = questions.shipped().get(made.set_id)
-        set_title = questionnaire.title.get(made.locale, made.set_id) if questionnaire else ""
+        titles = questionnaire.title if questionnaire else {}
+        set_title = titles.get(self.config.default_locale) or titles.get(made.locale) or ""
         bot = f"<@{bot_user_id}>" if bot_user_id else "Heard"
         details = say.CARD_DETAILS.format(
             set_title=escape(set_title or made.set_id),

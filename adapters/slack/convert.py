@@ -70,9 +70,7 @@ def _from_event(body: Mapping[str, Any], self_user_id: str) -> Inbound | None:
         return None
 
     def unsupported(what: str) -> Inbound:
-        return Inbound(
-            PLATFORM, channel, event_id, InboundKind.UNSUPPORTED, unsupported_what=what
-        )
+        return Inbound(PLATFORM, channel, event_id, InboundKind.UNSUPPORTED, unsupported_what=what)
 
     subtype = event.get("subtype")
     if subtype == "message_changed":
@@ -152,6 +150,12 @@ def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def fallback(text: str) -> str:
+    """The top-level `text` of a message: what Slack shows in notifications
+    and where blocks cannot be shown. Escaped, and within Slack's limit."""
+    return _clip(escape(text), TEXT_LIMIT)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -198,10 +202,8 @@ def render_text(text: str, choices: Sequence[Choice] = ()) -> dict[str, Any]:
             elements.append(_button(n, choice))
             n += 1
         blocks.append({"type": "actions", "block_id": f"heard_choices_{g}", "elements": elements})
-    fallback = _clip(escape(text), TEXT_LIMIT) if text.strip() else " / ".join(
-        escape(c.label) for c in choices
-    )
-    return {"text": fallback, "blocks": blocks}
+    text_only = fallback(text) if text.strip() else " / ".join(escape(c.label) for c in choices)
+    return {"text": text_only, "blocks": blocks}
 
 
 def render(out: Outbound) -> dict[str, Any]:
@@ -237,7 +239,11 @@ def answered(message: Mapping[str, Any], label: str) -> dict[str, Any]:
         {
             "type": "context",
             "elements": [
-                {"type": "plain_text", "text": _clip(f"✓ {label}", SECTION_TEXT_LIMIT), "emoji": True}
+                {
+                    "type": "plain_text",
+                    "text": _clip(f"✓ {label}", SECTION_TEXT_LIMIT),
+                    "emoji": True,
+                }
             ],
         }
     )

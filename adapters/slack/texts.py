@@ -10,13 +10,19 @@ from __future__ import annotations
 
 SORRY = "Sorry, something went wrong on our side. Please try again in a few minutes."
 
-HELP = """*Heard* asks families how things are going with their social worker.
-• `{command} invite` makes an invite card for one family ({default_set} questions, {default_language}).
-• `{command} invite young` uses the questions for children and young people.
-• `{command} invite {example_language}` or `{command} invite young {example_language}` uses another language. Languages: {languages}.
-• `{command} report` will show your team's results (not available yet).
-• `{command} help` shows this message.
-Only workers registered with Heard can make invite cards."""
+HELP = "\n".join(
+    (
+        "*Heard* asks families how things are going with their social worker.",
+        "• `{command} invite` makes an invite card for one family"
+        " ({default_set} questions, {default_language}).",
+        "• `{command} invite young` uses the questions for children and young people.",
+        "• `{command} invite {example_language}` or `{command} invite young {example_language}`"
+        " uses another language. Languages: {languages}.",
+        "• `{command} report` will show your team's results (not available yet).",
+        "• `{command} help` shows this message.",
+        "Only workers registered with Heard can make invite cards.",
+    )
+)
 
 UNKNOWN_WORD = "Sorry, I don't know “{word}”. Here is what I can do:"
 
@@ -32,18 +38,16 @@ NOT_A_WORKER = (
 
 CARD_TITLE = "Invite card for one family"
 CARD_DETAILS = "Questions: {set_title} · Language: {language} · Works once, until {expires}"
-CARD_CODE = "*Code:* `{code}`\n*Link:* {link}"
+CARD_CODE = "*Code:* `{code}`\n*Link:* <{link}>"
 CARD_HOW = (
     "Give the family the link, the QR code or the code. They open the link or scan the "
     "QR code on their phone to answer in Telegram. If they use Slack, they can instead send "
     "the code to {bot} in a direct message."
 )
 CARD_QR_SENT = "The QR code is in your direct messages with {bot}."
-CARD_FALLBACK = "Invite card: code {code}, link {link}"
+CARD_FALLBACK = "Invite card: code {code}, link <{link}>"
 
 QR_TITLE = "Heard invite QR code"
 QR_ALT = "QR code that opens the Heard invite link"
 QR_COMMENT = "QR code for invite {code}. Print it or show it to the family."
-QR_FAILED = (
-    "I could not send the QR code image just now. The link and the code work without it."
-)
+QR_FAILED = "I could not send the QR code image just now. The link and the code work without it."

@@ -1,0 +1,557 @@
+"""`SlackChannel`: Heard on Slack, a thin class around a slack-bolt `AsyncApp`.
+
+Families talk to the app in a direct message: `message.im` events and Block
+Kit button presses become `Inbound`s for the service, and the replies go back
+with `chat.postMessage`. Workers use the `/heard` slash command to make
+invite cards. The rest of Heard sends to people and channels with `deliver`.
+
+How requests are handled, and why:
+
+- Bolt verifies every HTTP request's signature and timestamp (401 on a bad
+  one) before anything else runs.
+- Every request is acknowledged at once; the work (database, Web API calls)
+  runs afterwards in a task this class tracks, so Slack always gets its
+  answer within 3 seconds and `stop()` can wait for work in flight.
+- Bolt authorises each request with the `auth.test` result fetched once in
+  `start()`, so acknowledging never waits on the Web API.
+- Slack retries an event it thinks was lost (`X-Slack-Retry-Num`); the
+  service stores each `event_id` with the effects in one transaction and
+  ignores a repeat. One family's messages are handled one at a time, in order.
+- If anything fails while handling a family's message they get a kind
+  "please try again" and nothing is recorded, so the next try is processed.
+- Logs never carry message text or raw Slack ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import texts as say
+from adapters.slack.commands import Action, Command, Made, Problem, Refused, WorkerDesk, parse
+from adapters.slack.convert import (
+    CHOICE_ACTION,
+    PLATFORM,
+    answered,
+    escape,
+    fallback,
+    pressed_label,
+    render,
+    render_text,
+    to_inbound,
+)
+from adapters.slack.web import SlackRefused, SlackWeb
+from bot.config import Config, SlackConfig, env_secret
+from bot.delivery import DeliveryError, InboundHandler, Unreachable, UnreachableHandler
+from bot.errors import ConfigError, HeardError, StorageError
+from bot.invites import qr_png
+from bot.messages import Inbound, Outbound
+from bot.service import Service
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    from bot.app import App
+
+log = logging.getLogger("heard.slack")
+
+ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
+"""`async fn(user_id, value, channel_id, message_ts)` for a button Heard
+posted outside the family conversation (e.g. "acknowledge alert")."""
+
+STOP_GRACE_SECONDS = 10.0
+
+
+def _library_logger(name: str) -> logging.Logger:
+    """A logger for bolt and slack_sdk that never goes below INFO: at DEBUG
+    both print request and response bodies, which carry what families wrote."""
+    logger = logging.getLogger(name)
+    logger.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    return logger
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log an unexpected exception by type and stack only: its message may
+    quote a payload."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s failed with %s\n%s", what, exc.__class__.__name__, stack.rstrip())
+
+
+class SlackChannel:
+    """Heard's Slack adapter; implements `bot.delivery.Channel`."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        config: Config,
+        service: Service,
+        *,
+        bot_token: str,
+        signing_secret: str = "",
+        app_token: str = "",
+        backoff: tuple[float, ...] = (0.5, 1.0, 2.0),
+    ) -> None:
+        """`backoff`: seconds between retries of a Web API call that failed with
+        a 5xx answer or a network error."""
+        self.settings: SlackConfig = config.slack
+        self.desk = WorkerDesk(config, service)
+        self._bot_token = bot_token
+        self._signing_secret = signing_secret
+        self._app_token = app_token
+        self._backoff = backoff
+        self._base_url = self.settings.base_url or AsyncWebClient.BASE_URL
+        if not self._base_url.endswith("/"):
+            self._base_url += "/"
+        self._action_handlers: dict[str, ActionHandler] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._on_inbound: InboundHandler | None = None
+        self._on_unreachable: UnreachableHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._web: SlackWeb | None = None
+        self._bolt: AsyncApp | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.bot_user_id = ""
+        self.address: tuple[str, int] | None = None
+        """Where the HTTP endpoint listens, once started in HTTP mode."""
+
+    @classmethod
+    def from_config(cls, config: Config, app: App) -> SlackChannel:
+        """Build from `[slack]`; secrets come from the environment variables
+        the config names. A missing one is a ConfigError naming its key."""
+        sl = config.slack
+        if not sl.path.startswith("/"):
+            raise ConfigError(
+                f'[slack] path: {sl.path!r} must start with "/", e.g. "/slack/events"'
+            )
+        bot_token = env_secret(sl.bot_token_env, "[slack] bot_token_env")
+        signing_secret = app_token = ""
+        if sl.mode == "http":
+            signing_secret = env_secret(sl.signing_secret_env, "[slack] signing_secret_env")
+        else:
+            app_token = env_secret(sl.app_token_env, "[slack] app_token_env")
+        return cls(
+            config,
+            app.service,
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            app_token=app_token,
+        )
+
+    # -- Channel protocol ------------------------------------------------------
+
+    async def start(self, on_inbound: InboundHandler, on_unreachable: UnreachableHandler) -> None:
+        """Check the token with auth.test, then listen (HTTP or Socket Mode).
+        A token Slack rejects is a ConfigError naming `[slack] bot_token_env`."""
+        if self.settings.mode == "http" and not self._signing_secret:
+            raise ConfigError(
+                "[slack] signing_secret_env: HTTP mode needs the app's signing secret "
+                "to verify that requests come from Slack"
+            )
+        self._on_inbound = on_inbound
+        self._on_unreachable = on_unreachable
+        self._session = aiohttp.ClientSession()
+        client = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self._base_url,
+            session=self._session,
+            timeout=15,
+            logger=_library_logger("heard.slack.sdk"),
+        )
+        self._web = SlackWeb(
+            client,
+            per_channel_per_second=self.settings.max_per_channel_per_second,
+            backoff=self._backoff,
+        )
+        try:
+            auth = await self._check_token()
+            self.bot_user_id = str(auth.get("user_id") or "")
+            self._bolt = self._build_bolt(client, auth)
+            if self.settings.mode == "socket":
+                await self._start_socket_mode(client)
+            else:
+                await self._start_http()
+        except BaseException:
+            await self._close()
+            raise
+        log.info("Slack is listening (%s mode)", self.settings.mode)
+
+    async def send(self, out: Outbound) -> str:
+        """Post one message to the family's DM (`out.chat_id`, D…); its ts."""
+        return await self._api().post_message(out.chat_id, render(out))
+
+    async def stop(self) -> None:
+        """Stop taking requests, let work in flight finish, then disconnect."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()
+            self._socket = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+        await self._close()
+
+    # -- for the rest of Heard -------------------------------------------------
+
+    async def deliver(self, target: str, text: str, blocks: list[Any] | None = None) -> str:
+        """Send `text` to a person (user id U…/W…, into their DM with the app)
+        or a channel (id C…/G…/D…, or a name the bot is a member of); returns
+        the message ts. For digests and safeguarding alerts. Raises
+        `Unreachable` if the person or channel cannot be reached, other
+        DeliveryErrors as `send` does."""
+        web_api = self._api()
+        channel = await web_api.open_dm(target) if _is_user(target) else target
+        payload = (
+            render_text(text) if blocks is None else {"text": fallback(text), "blocks": blocks}
+        )
+        return await web_api.post_message(channel, payload)
+
+    def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
+        """Call `handler(user_id, value, channel_id, message_ts)` for a press on
+        any button whose `action_id` starts with `prefix`. It runs after Slack
+        has been acknowledged; its exceptions are logged, not raised."""
+        if prefix.startswith(CHOICE_ACTION) or CHOICE_ACTION.startswith(prefix):
+            raise ValueError(f"action prefix {prefix!r} would clash with Heard's answer buttons")
+        self._action_handlers[prefix] = handler
+
+    # -- set-up ------------------------------------------------------------------
+
+    def _api(self) -> SlackWeb:
+        if self._web is None:
+            raise DeliveryError("the Slack channel is not started")
+        return self._web
+
+    async def _check_token(self) -> Mapping[str, Any]:
+        try:
+            response = await self._api().auth_test()
+        except SlackRefused as exc:
+            if exc.bad_credentials:
+                raise ConfigError(
+                    f"[slack] bot_token_env: Slack rejected the token in "
+                    f"{self.settings.bot_token_env} ({exc.error}); set it to the app's Bot User "
+                    "OAuth Token (xoxb-…) from the Slack app settings, OAuth & Permissions"
+                ) from None
+            raise HeardError(f"Slack refused auth.test ({exc.error})") from None
+        except DeliveryError as exc:
+            raise HeardError(
+                f"cannot reach the Slack Web API at {self._base_url} ({exc}); "
+                "check the network, or [slack] base_url"
+            ) from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _build_bolt(self, client: AsyncWebClient, auth: Mapping[str, Any]) -> AsyncApp:
+        # Bolt makes a client per request from this one, with the token that
+        # `authorize` returns; a token here as well would only earn a warning.
+        template = AsyncWebClient(
+            base_url=client.base_url,
+            session=client.session,
+            timeout=client.timeout,
+            logger=client.logger,
+        )
+        authorized = AuthorizeResult(
+            enterprise_id=auth.get("enterprise_id"),
+            team_id=auth.get("team_id"),
+            team=auth.get("team"),
+            url=auth.get("url"),
+            bot_user_id=auth.get("user_id"),
+            bot_id=auth.get("bot_id"),
+            bot_token=self._bot_token,
+        )
+
+        async def authorize() -> AuthorizeResult:
+            return authorized
+
+        bolt = AsyncApp(
+            name="heard.slack.app",
+            client=template,
+            signing_secret=self._signing_secret,
+            authorize=authorize,
+            logger=_library_logger("heard.slack.bolt"),
+            request_verification_enabled=True,
+        )
+        bolt.event("message")(self._on_message_event)
+        bolt.command(re.compile(r".*"))(self._on_command)
+        bolt.action(re.compile(r".*"))(self._on_action)
+        return bolt
+
+    async def _start_http(self) -> None:
+        assert self._bolt is not None
+        bolt = self._bolt
+
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            return await to_aiohttp_response(
+                await bolt.async_dispatch(await to_bolt_request(request))
+            )
+
+        app = web.Application()
+        app.router.add_post(self.settings.path, endpoint)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, self.settings.listen, self.settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"[slack] port: cannot listen on {self.settings.listen}:{self.settings.port} "
+                f"({exc.strerror or exc}); choose a free port or check [slack] listen"
+            ) from None
+        host, port = runner.addresses[0][:2]
+        self.address = (str(host), int(port))
+
+    async def _start_socket_mode(self, client: AsyncWebClient) -> None:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        assert self._bolt is not None
+        # The socket client retries a refused connection for ever; check the
+        # app-level token once here so a wrong one stops start-up instead.
+        try:
+            await self._api().call(
+                "apps.connections.open",
+                lambda: client.apps_connections_open(app_token=self._app_token),
+            )
+        except SlackRefused as exc:
+            raise ConfigError(
+                f"[slack] app_token_env: Slack rejected the app-level token in "
+                f"{self.settings.app_token_env} ({exc.error}); set it to a token (xapp-…) with "
+                "the connections:write scope, from the Slack app settings, Basic Information"
+            ) from None
+        self._socket = AsyncSocketModeHandler(
+            self._bolt,
+            self._app_token,
+            logger=_library_logger("heard.slack.socket"),
+            web_client=client,
+        )
+        await self._socket.connect_async()
+
+    async def _close(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._web = None
+
+    # -- listeners (each returns at once; the work runs in a tracked task) -------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_message_event(self, body: dict[str, Any]) -> None:
+        inbound = to_inbound(body, self_user_id=self.bot_user_id)
+        if inbound is not None:
+            self._spawn(self._converse(inbound))
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        actions = body.get("actions") or [{}]
+        action = actions[0] if isinstance(actions[0], dict) else {}
+        action_id = str(action.get("action_id") or "")
+        if action_id.startswith(CHOICE_ACTION):
+            inbound = to_inbound(body)
+            if inbound is not None:
+                self._spawn(self._converse(inbound, pressed=body))
+            return
+        for prefix, handler in self._action_handlers.items():
+            if action_id.startswith(prefix):
+                self._spawn(self._run_action_handler(handler, body, action))
+                return
+
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        acked = False
+        try:
+            name = str(command.get("command") or "/heard")
+            parsed = parse(
+                str(command.get("text") or ""), set_ids=self.desk.set_ids, texts=self.desk.texts
+            )
+            if parsed.action is Action.INVITE:
+                await ack()
+                acked = True
+                self._spawn(self._invite(command, parsed))
+            elif parsed.action is Action.REPORT:
+                await ack(text=say.REPORT_NOT_YET, response_type="ephemeral")
+            else:
+                await ack(text=self.desk.help_text(name, parsed.unknown), response_type="ephemeral")
+        except Exception as exc:
+            _log_failure("a slash command", exc)
+            if not acked:
+                await ack(text=say.SORRY, response_type="ephemeral")
+
+    # -- the family conversation -------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, chat_id: str) -> AsyncIterator[None]:
+        lock, users = self._chat_locks.get(chat_id) or (asyncio.Lock(), 0)
+        self._chat_locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_locks[chat_id]
+            if users <= 1:
+                del self._chat_locks[chat_id]
+            else:
+                self._chat_locks[chat_id] = (lock, users - 1)
+
+    async def _converse(self, inbound: Inbound, pressed: dict[str, Any] | None = None) -> None:
+        assert self._on_inbound is not None
+        async with self._one_at_a_time(inbound.chat_id):
+            try:
+                replies = await self._on_inbound(inbound)
+            except StorageError:
+                log.warning("database unavailable; asked a Slack family to try again later")
+                await self._say_sorry(inbound.chat_id)
+                return
+            except Exception as exc:
+                _log_failure("handling a Slack message", exc)
+                await self._say_sorry(inbound.chat_id)
+                return
+            try:
+                if pressed is not None:
+                    await self._show_choice(pressed)
+                await self._send_replies(replies)
+            except Exception as exc:
+                _log_failure("replying on Slack", exc)
+
+    async def _show_choice(self, body: Mapping[str, Any]) -> None:
+        message = body.get("message")
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if not isinstance(message, Mapping) or not channel or not ts:
+            return
+        action = (body.get("actions") or [{}])[0]
+        try:
+            await self._api().update(
+                str(channel), str(ts), answered(message, pressed_label(message, action))
+            )
+        except DeliveryError as exc:
+            log.info("could not mark a pressed button as answered: %s", exc)
+
+    async def _send_replies(self, replies: list[Outbound]) -> None:
+        for out in replies:
+            try:
+                await self.send(out)
+            except Unreachable as exc:
+                log.info("a Slack family cannot be reached any more: %s", exc)
+                if self._on_unreachable is not None:
+                    await self._on_unreachable(PLATFORM, out.chat_id)
+                return
+            except DeliveryError as exc:
+                log.warning("a reply could not be sent on Slack: %s", exc)
+                return
+
+    async def _say_sorry(self, chat_id: str) -> None:
+        try:
+            await self._api().post_message(chat_id, render_text(say.SORRY))
+        except DeliveryError as exc:
+            log.warning("could not tell a Slack family to try again: %s", exc)
+
+    async def _run_action_handler(
+        self, handler: ActionHandler, body: Mapping[str, Any], action: Mapping[str, Any]
+    ) -> None:
+        container = body.get("container") or {}
+        try:
+            await handler(
+                str((body.get("user") or {}).get("id") or ""),
+                str(action.get("value") or ""),
+                str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+                str(container.get("message_ts") or ""),
+            )
+        except Exception as exc:
+            _log_failure("a Slack button handler", exc)
+
+    # -- workers -------------------------------------------------------------------
+
+    async def _invite(self, command: Mapping[str, Any], parsed: Command) -> None:
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.make_invite, user, parsed)
+        except StorageError:
+            log.warning("database unavailable; could not make an invite from Slack")
+            await self._tell_worker(channel, user, {"text": say.SORRY})
+            return
+        except Exception as exc:
+            _log_failure("making an invite from Slack", exc)
+            await self._tell_worker(channel, user, {"text": say.SORRY})
+            return
+        if isinstance(outcome, Refused):
+            log.info("an unregistered Slack user asked for an invite")
+            await self._tell_worker(channel, user, {"text": say.NOT_A_WORKER.format(user_id=user)})
+        elif isinstance(outcome, Problem):
+            await self._tell_worker(channel, user, {"text": escape(outcome.message)})
+        elif isinstance(outcome, Made):
+            log.info("invite made from Slack")
+            await self._tell_worker(
+                channel, user, self.desk.card_message(outcome, self.bot_user_id)
+            )
+            await self._send_qr(user, outcome)
+
+    async def _tell_worker(self, channel: str, user: str, payload: Mapping[str, Any]) -> None:
+        """Answer a worker privately where they typed the command; if the app
+        cannot post there (a channel it is not in), in their DM instead."""
+        try:
+            await self._api().post_ephemeral(channel, user, payload)
+            return
+        except (Unreachable, SlackRefused) as exc:
+            log.info("could not answer a slash command in its channel (%s); using the DM", exc)
+        except DeliveryError as exc:
+            log.warning("could not answer a slash command: %s", exc)
+            return
+        try:
+            web_api = self._api()
+            await web_api.post_message(await web_api.open_dm(user), payload)
+        except DeliveryError as exc:
+            log.warning("could not answer a slash command in the DM either: %s", exc)
+
+    async def _send_qr(self, user: str, made: Made) -> None:
+        try:
+            png = await asyncio.to_thread(qr_png, made.card.link)
+            web_api = self._api()
+            await web_api.upload(
+                await web_api.open_dm(user),
+                png,
+                filename=f"heard-invite-{made.card.code}.png",
+                title=say.QR_TITLE,
+                alt_text=say.QR_ALT,
+                comment=say.QR_COMMENT.format(code=made.card.code),
+            )
+        except Exception as exc:
+            if isinstance(exc, DeliveryError):
+                log.warning("could not upload an invite QR code: %s", exc)
+            else:
+                _log_failure("uploading an invite QR code", exc)
+            with contextlib.suppress(DeliveryError):
+                await self._api().post_message(
+                    await self._api().open_dm(user), {"text": say.QR_FAILED}
+                )
+
+
+def _is_user(target: str) -> bool:
+    return len(target) > 1 and target[0] in "UW" and target[1:].isalnum() and target.isupper()
