@@ -8,8 +8,9 @@ which never changes an answer.
 from __future__ import annotations
 
 import functools
+import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +25,12 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 # added, dropped, changed, or two neighbours swapped), unless that word is a
 # real word listed in ``no_fuzzy``.
 FUZZY_MIN_WORD = 5
-FUZZY_MIN_TOKEN = 5
+FUZZY_MIN_TOKEN = 4
 FUZZY_MAX_TOKEN = 30
 _MEMO_LIMIT = 50_000
 _MAX_PARTIAL = 256
 _EMPTY: frozenset[str] = frozenset()
+_SPELLED = re.compile(r"(?:^| )[a-z] [a-z] [a-z](?: |$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class _Lexicon:
         "_deletes",
         "_exact",
         "_fuzzy",
+        "_fuzzy_prefixes",
         "_memo",
         "_no_fuzzy",
         "_prefix_lengths",
@@ -57,18 +60,50 @@ class _Lexicon:
         self._exact = vocabulary.exact
         self._fuzzy = frozenset(w for w in vocabulary.fuzzy if len(w) >= FUZZY_MIN_WORD)
         self._no_fuzzy = vocabulary.no_fuzzy
-        deletes: dict[str, list[str]] = {}
+        deletes: dict[str, set[str]] = {}
         for word in sorted(self._fuzzy):
             for i in range(len(word)):
-                deletes.setdefault(word[:i] + word[i + 1 :], []).append(word)
-        self._deletes = {key: tuple(words) for key, words in deletes.items()}
+                shorter = word[:i] + word[i + 1 :]
+                deletes.setdefault(shorter, set()).add(word)
+                # A dropped letter can bring two equal letters together, which the
+                # skeleton then merges: "deserve" -> "deerve" -> "derve".
+                deletes.setdefault(skeleton(shorter), set()).add(word)
+        self._deletes = {key: tuple(sorted(words)) for key, words in deletes.items()}
         self._prefixes = vocabulary.prefixes
         self._prefix_lengths = tuple(sorted({len(p) for p in vocabulary.prefixes}))
+        self._fuzzy_prefixes = tuple(
+            sorted(p for p in vocabulary.prefixes if len(p) >= FUZZY_MIN_WORD)
+        )
         self._suffixes = tuple(sorted(vocabulary.suffixes, key=len, reverse=True))
         self._memo: dict[str, frozenset[str]] = {}
 
+    @property
+    def exact(self) -> frozenset[str]:
+        return self._exact
+
     def known(self, word: str) -> bool:
         return word in self._exact
+
+    def typo_of(self, word: str) -> set[str]:
+        """Rule words (and ``prefix*``) that ``word`` (a skeleton) would be read as a typo of."""
+        if not word.isalpha():
+            return set()
+        found = self._typos(word, self._stems(word))
+        found.update(prefix + "*" for prefix in self._near_prefixes(word))
+        return found
+
+    def _typos(self, token: str, stems: list[str]) -> set[str]:
+        """Fuzzy words one edit from the token ("sucide") or from a stem of it ("stragled")."""
+        if token in self._exact:
+            return set()
+        found: set[str] = set()
+        for candidate in (token, *stems):
+            if (
+                FUZZY_MIN_TOKEN <= len(candidate) <= FUZZY_MAX_TOKEN
+                and candidate not in self._exact
+            ):
+                found |= self._near_words(candidate)
+        return found
 
     def terms(self, token: str) -> frozenset[str]:
         found = self._memo.get(token)
@@ -87,27 +122,53 @@ class _Lexicon:
             found.add("~" + token)
         if not token.isalpha():
             return frozenset(found) if found else _EMPTY
-        for suffix in self._suffixes:
-            if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-                stem = token[: -len(suffix)]
-                for candidate in (stem, stem + "e"):
-                    if candidate in exact:
-                        found.add(candidate)
-                        found.add("~" + candidate)
-        if (
-            FUZZY_MIN_TOKEN <= len(token) <= FUZZY_MAX_TOKEN
-            and token not in exact
-            and token not in self._no_fuzzy
-        ):
-            for word in self._near_words(token):
+        stems = self._stems(token)
+        for stem in stems:
+            if stem in exact:
+                found.add(stem)
+                found.add("~" + stem)
+        if token not in self._no_fuzzy:
+            for word in self._typos(token, stems):
                 found.add("~" + word)
+                # The corrected word's own stems count too ("chocked" -> "choked" -> "choke").
+                for stem in self._stems(word):
+                    if stem in exact:
+                        found.add("~" + stem)
         for length in self._prefix_lengths:
             if length > len(token):
                 break
             head = token[:length]
             if head in self._prefixes:
                 found.add(head + "*")
+        if token not in self._no_fuzzy:
+            for prefix in self._near_prefixes(token):
+                found.add(prefix + "*")
         return frozenset(found) if found else _EMPTY
+
+    def _near_prefixes(self, token: str) -> list[str]:
+        """Prefixes of five letters or more that the token starts with, give or take a typo."""
+        if len(token) < FUZZY_MIN_TOKEN or len(token) > FUZZY_MAX_TOKEN:
+            return []
+        return [
+            prefix
+            for prefix in self._fuzzy_prefixes
+            if not token.startswith(prefix)
+            and any(
+                _within_one(token[:size], prefix)
+                for size in (len(prefix) - 1, len(prefix), len(prefix) + 1)
+                if size <= len(token)
+            )
+        ]
+
+    def _stems(self, token: str) -> list[str]:
+        """The token with each known ending taken off (and with an "e" put back)."""
+        stems: list[str] = []
+        for suffix in self._suffixes:
+            if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+                stem = token[: -len(suffix)]
+                stems.append(stem)
+                stems.append(stem + "e")
+        return stems
 
     def _near_words(self, token: str) -> set[str]:
         """Fuzzy words one edit (Damerau) from ``token``."""
@@ -124,6 +185,21 @@ class _Lexicon:
         return near
 
 
+def _within_one(a: str, b: str) -> bool:
+    """Damerau distance of at most one (for short strings)."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        return _one_change(a, b)
+    if abs(len(a) - len(b)) != 1:
+        return False
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    i = 0
+    while i < len(shorter) and shorter[i] == longer[i]:
+        i += 1
+    return shorter[i:] == longer[i + 1 :]
+
+
 def _one_change(a: str, b: str) -> bool:
     """Same-length strings differing by one substitution or one adjacent swap."""
     diffs = [i for i in range(len(a)) if a[i] != b[i]]
@@ -138,56 +214,76 @@ def _one_change(a: str, b: str) -> bool:
 
 
 class _Message:
-    """Per-message matching state: where each term occurs, with memoised step positions."""
+    """Per-message matching state: the sorted positions at which each step matches."""
 
-    __slots__ = ("_cache", "_idiom_spans", "index")
+    __slots__ = ("_idiom_spans", "_positions")
 
-    def __init__(self, index: dict[str, list[int]], steps: int) -> None:
-        self.index = index
-        self._cache: list[list[int] | None] = [None] * steps
+    def __init__(self, positions: dict[int, list[int]]) -> None:
+        self._positions = positions
         self._idiom_spans: list[tuple[int, int]] | None = None
 
-    def positions(self, step_index: int, terms: frozenset[str]) -> list[int]:
-        cached = self._cache[step_index]
-        if cached is None:
-            index = self.index
-            if len(terms) < len(index):
-                found = {p for t in terms if t in index for p in index[t]}
-            else:
-                found = {p for t, where in index.items() if t in terms for p in where}
-            cached = sorted(found)
-            self._cache[step_index] = cached
-        return cached
+    def has(self, step: int) -> bool:
+        return step in self._positions
+
+    def steps(self) -> Iterable[int]:
+        return self._positions.keys()
+
+    def has_all(self, steps: frozenset[int]) -> bool:
+        return self._positions.keys() >= steps
 
     def sequence(self, pattern: Pattern) -> list[tuple[int, ...]]:
-        """Every way ``pattern`` matches, as the positions of its words."""
-        first = self.positions(pattern[0].index, pattern[0].terms)
-        partial: list[tuple[int, ...]] = [(p,) for p in first]
-        for step in pattern[1:]:
-            if not partial:
-                return partial
-            where = self.positions(step.index, step.terms)
-            if not where:
+        """Every way ``pattern`` matches, as the positions of its words.
+
+        Matching starts from the step with the fewest positions and grows both ways.
+        """
+        positions = self._positions
+        found: list[list[int]] = []
+        for step in pattern:
+            where = positions.get(step.index)
+            if where is None:
                 return []
-            extended: list[tuple[int, ...]] = []
+            found.append(where)
+        anchor = min(range(len(pattern)), key=lambda k: len(found[k]))
+        partial: list[tuple[int, ...]] = [(p,) for p in found[anchor]]
+        for k in range(anchor + 1, len(pattern)):
+            where = found[k]
+            gap = pattern[k].gap
+            grown: list[tuple[int, ...]] = []
             for match in partial:
                 low = match[-1] + 1
                 start = bisect_left(where, low)
-                stop = bisect_right(where, low + step.gap)
-                for p in where[start:stop]:
-                    extended.append((*match, p))
-            partial = extended[:_MAX_PARTIAL]
+                for p in where[start : bisect_right(where, low + gap, start)]:
+                    grown.append((*match, p))
+            if not grown:
+                return grown
+            partial = grown[:_MAX_PARTIAL]
+        for k in range(anchor - 1, -1, -1):
+            where = found[k]
+            gap = pattern[k + 1].gap
+            grown = []
+            for match in partial:
+                high = match[0] - 1
+                start = bisect_left(where, high - gap)
+                for p in where[start : bisect_right(where, high, start)]:
+                    grown.append((p, *match))
+            if not grown:
+                return grown
+            partial = grown[:_MAX_PARTIAL]
         return partial
 
-    def near(self, patterns: Sequence[Pattern], window: int) -> list[tuple[int, ...]]:
-        """Matches of all ``patterns`` inside a stretch of at most ``window`` words."""
+    def near(self, parts: Sequence[Sequence[Pattern]], window: int) -> Iterator[tuple[int, ...]]:
+        """Matches of one alternative of every part inside at most ``window`` words.
+
+        Lazy: the caller usually needs only the first match that is not cancelled.
+        """
         spans: list[list[tuple[int, int, tuple[int, ...]]]] = []
-        for pattern in patterns:
-            found = self.sequence(pattern)
+        for part in parts:
+            found = [m for pattern in part for m in self.sequence(pattern)]
             if not found:
-                return []
+                return
             spans.append(sorted((m[0], m[-1], m) for m in found))
-        results: list[tuple[int, ...]] = []
+        spans.sort(key=len)  # anchor on the rarest part first
+        produced = 0
         for anchor_at, anchor_spans in enumerate(spans):
             for start, end, positions in anchor_spans:
                 if end - start > window:
@@ -209,11 +305,12 @@ class _Message:
                     combined.update(best[2])
                     last = max(last, best[1])
                 else:
-                    if last - start <= window:
-                        results.append(tuple(sorted(combined)))
-                if len(results) >= _MAX_PARTIAL:
-                    return results
-        return results
+                    # Each part must be a different word ("scared" cannot be both).
+                    if last - start <= window and len(combined) >= len(spans):
+                        yield tuple(sorted(combined))
+                        produced += 1
+                        if produced >= _MAX_PARTIAL:
+                            return
 
     def spans(self, patterns: Sequence[Pattern]) -> list[tuple[int, int]]:
         return [(m[0], m[-1]) for pattern in patterns for m in self.sequence(pattern)]
@@ -226,34 +323,52 @@ class _Message:
         return self._idiom_spans
 
 
-def _covered(match: tuple[int, ...], spans: Sequence[tuple[int, int]]) -> bool:
-    low, high = min(match), max(match)
-    return any(start <= low and high <= end for start, end in spans)
+def _touched(match: tuple[int, ...], spans: Sequence[tuple[int, int]]) -> bool:
+    """Does any span include any word of the match?"""
+    return any(start <= p <= end for start, end in spans for p in match)
 
 
-def _trigger_terms(rule: Rule) -> frozenset[str]:
-    """Terms of which at least one must occur for ``rule`` to have any chance."""
+Need = tuple[frozenset[int], ...]  # satisfied when all steps of any one set occur
+
+
+def _rule_needs(rule: Rule) -> tuple[Need, ...]:
+    """What must occur for the rule to have a chance: every Need must be satisfied."""
     if rule.alternatives:
-        terms: set[str] = set()
-        for pattern in rule.alternatives:
-            terms |= min((step.terms for step in pattern), key=len)
-        return frozenset(terms)
-    return min((min((s.terms for s in p), key=len) for p in rule.near), key=len)
+        return (tuple(frozenset(step.index for step in p) for p in rule.alternatives),)
+    return tuple(tuple(frozenset(step.index for step in p) for p in part) for part in rule.near)
 
 
 class Detector:
     """Checks free text against the shipped rules plus any organisation files."""
 
-    __slots__ = ("_book", "_first", "_lexicon", "_second", "_trigger")
+    __slots__ = (
+        "_book",
+        "_first",
+        "_lexicon",
+        "_needs",
+        "_second",
+        "_step_memo",
+        "_term_steps",
+        "_trigger",
+    )
 
     def __init__(self, book: RuleBook) -> None:
         self._book = book
         self._lexicon = _Lexicon(book.vocabulary)
-        trigger: dict[str, list[int]] = {}
-        for at, rule in enumerate(book.rules):
-            for term in _trigger_terms(rule):
-                trigger.setdefault(term, []).append(at)
-        self._trigger = trigger
+        term_steps: dict[str, list[int]] = {}
+        for index, terms in enumerate(book.steps):
+            for term in terms:
+                term_steps.setdefault(term, []).append(index)
+        self._term_steps = {term: tuple(steps) for term, steps in term_steps.items()}
+        self._step_memo: dict[str, tuple[int, ...]] = {}
+        self._needs = [_rule_needs(rule) for rule in book.rules]
+        trigger: dict[int, list[int]] = {}
+        for at, needs in enumerate(self._needs):
+            # Every need must be met, so the first one is enough to trigger on.
+            for steps in needs[0]:
+                rarest = min(steps, key=lambda index: len(book.steps[index]))
+                trigger.setdefault(rarest, []).append(at)
+        self._trigger = {step: tuple(sorted(set(rules))) for step, rules in trigger.items()}
         self._first = frozenset(at for at, rule in enumerate(book.rules) if not rule.requires)
         self._second = frozenset(at for at, rule in enumerate(book.rules) if rule.requires)
         self._check_examples()
@@ -273,6 +388,34 @@ class Detector:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._book.rules)
 
+    def is_rule_word(self, word: str) -> bool:
+        """Is ``word`` itself a word the rules mention (so never read as a typo)?"""
+        tokens = self.tokens(word)
+        return len(tokens) == 1 and self._lexicon.known(tokens[0])
+
+    def reads_as_typo(self, word: str) -> bool:
+        """Does ``word`` match rule words only by typo tolerance ("sucide")?"""
+        tokens = self.tokens(word)
+        if len(tokens) != 1:
+            return False
+        terms = self._lexicon.terms(tokens[0])
+        return bool(terms) and all(term.startswith("~") for term in terms)
+
+    @property
+    def protected_words(self) -> frozenset[str]:
+        """Real words never read as a typo of a rule word (``no_fuzzy``), as skeletons."""
+        return self._book.vocabulary.no_fuzzy
+
+    def typo_matches(self, word: str) -> tuple[str, ...]:
+        """Rule words that ``word`` would be read as a misspelling of (ignoring no_fuzzy).
+
+        Used by bench/safeguarding_eval.py to suggest real words for ``no_fuzzy``.
+        """
+        tokens = self._book.normaliser.raw_tokens(word)
+        if len(tokens) != 1:
+            return ()
+        return tuple(sorted(self._lexicon.typo_of(tokens[0])))
+
     def tokens(self, text: str) -> list[str]:
         """The normalised words the rules see (for tests and tuning)."""
         normaliser = self._book.normaliser
@@ -290,55 +433,110 @@ class Detector:
 
     # -- internals -------------------------------------------------------------
 
-    def _fired(self, text: str) -> list[Rule]:
+    def _steps_of(self, token: str) -> tuple[int, ...]:
+        found = self._step_memo.get(token)
+        if found is None:
+            found = self._steps_for_terms(self._lexicon.terms(token))
+            if len(self._step_memo) >= _MEMO_LIMIT:
+                self._step_memo.clear()
+            self._step_memo[token] = found
+        return found
+
+    def _steps_for_terms(self, terms: frozenset[str]) -> tuple[int, ...]:
+        if not terms:
+            return ()
+        term_steps = self._term_steps
+        found: set[int] = set()
+        for term in terms:
+            steps = term_steps.get(term)
+            if steps:
+                found.update(steps)
+        return tuple(sorted(found))
+
+    def _message(self, text: str) -> _Message:
         tokens = self.tokens(text)
-        if not tokens:
-            return []
-        lexicon = self._lexicon
-        terms = [lexicon.terms(token) for token in tokens]
-        self._join_split(tokens, terms)
-        index: dict[str, list[int]] = {}
-        for at, found in enumerate(terms):
-            for term in found:
-                index.setdefault(term, []).append(at)
-        if not index:
-            return []
+        by_token: dict[str, list[int]] = {}
+        for at, token in enumerate(tokens):
+            where = by_token.get(token)
+            if where is None:
+                by_token[token] = [at]
+            else:
+                where.append(at)
+        positions: dict[int, list[int]] = {}
+        unsorted: set[int] = set()
+        steps_of = self._steps_of
+        get = positions.get
+        for token, where in by_token.items():
+            for step in steps_of(token):
+                known = get(step)
+                if known is None:
+                    positions[step] = where.copy()
+                else:
+                    known += where
+                    unsorted.add(step)
+        for at, steps in self._join_split(tokens):
+            for step in steps:
+                known = positions.get(step)
+                if known is None:
+                    positions[step] = [at]
+                elif at not in known:
+                    known.append(at)
+                    unsorted.add(step)
+        for step in unsorted:
+            positions[step].sort()  # no duplicates: each position has one token
+        return _Message(positions)
+
+    def _fired(self, text: str) -> list[Rule]:
+        message = self._message(text)
         candidates: set[int] = set()
-        for term in index:
-            rules = self._trigger.get(term)
-            if rules:
-                candidates.update(rules)
+        trigger = self._trigger
+        for step in message.steps():
+            triggered = trigger.get(step)
+            if triggered is not None:
+                candidates.update(triggered)
         if not candidates:
             return []
-        message = _Message(index, self._book.steps)
         rules = self._book.rules
         fired = [
-            rules[at] for at in sorted(candidates & self._first) if self._fires(rules[at], message)
+            rules[at]
+            for at in sorted(candidates & self._first)
+            if self._possible(at, message) and self._fires(rules[at], message)
         ]
         categories = {c for rule in fired for c in rule.categories}
         for at in sorted(candidates & self._second):
             rule = rules[at]
-            if categories.intersection(rule.requires) and self._fires(rule, message):
+            if (
+                categories.intersection(rule.requires)
+                and self._possible(at, message)
+                and self._fires(rule, message)
+            ):
                 fired.append(rule)
         return fired
 
+    def _possible(self, at: int, message: _Message) -> bool:
+        return all(any(message.has_all(steps) for steps in need) for need in self._needs[at])
+
     def _fires(self, rule: Rule, message: _Message) -> bool:
         if rule.alternatives:
-            matches = [m for pattern in rule.alternatives for m in message.sequence(pattern)]
+            matches: Iterable[tuple[int, ...]] = (
+                match for pattern in rule.alternatives for match in message.sequence(pattern)
+            )
         else:
             matches = message.near(rule.near, rule.window)
-        if not matches:
-            return False
-        suppress = message.idiom_spans(self._book)
-        if rule.unless:
-            suppress = [*suppress, *message.spans(rule.unless)]
-        if not suppress:
-            return True
-        return any(not _covered(match, suppress) for match in matches)
+        idioms: list[tuple[int, int]] | None = None
+        unless: list[tuple[int, int]] = []
+        for match in matches:
+            if idioms is None:
+                idioms = message.idiom_spans(self._book)
+                if rule.unless:
+                    unless = message.spans(rule.unless)
+            if not _touched(match, idioms) and not _touched(match, unless):
+                return True
+        return False
 
     def _join_spelled(self, tokens: list[str]) -> list[str]:
         """Join letters typed with spaces ("s u i c i d e") when they spell a rule word."""
-        if sum(1 for token in tokens if len(token) == 1) < 3:
+        if _SPELLED.search(" ".join(tokens)) is None:
             return tokens
         out: list[str] = []
         i = 0
@@ -366,18 +564,22 @@ class Detector:
             i += 1
         return out
 
-    def _join_split(self, tokens: list[str], terms: list[frozenset[str]]) -> None:
-        """Join a word broken by a space ("sui cide") when neither half is a rule word."""
-        lexicon = self._lexicon
+    def _join_split(self, tokens: list[str]) -> list[tuple[int, tuple[int, ...]]]:
+        """Words broken by a space ("sui cide"), when neither half is a rule word.
+
+        Returns the position of the first half and the steps the whole word matches.
+        """
+        exact = self._lexicon.exact
+        joins: list[tuple[int, tuple[int, ...]]] = []
         for i in range(len(tokens) - 1):
-            if terms[i] or terms[i + 1]:
-                continue
             first, second = tokens[i], tokens[i + 1]
-            if len(first) + len(second) < 5 or not (first.isalpha() and second.isalpha()):
+            if len(first) + len(second) < 5 or first in exact or second in exact:
                 continue
-            joined = skeleton(first + second)
-            if lexicon.known(joined):
-                terms[i] = lexicon.terms(joined)
+            # Both halves are skeletons already: only the seam can repeat a letter.
+            joined = skeleton(first + second) if first[-1] == second[0] else first + second
+            if joined in exact and joined.isalpha():
+                joins.append((i, self._steps_of(joined)))
+        return joins
 
     def _check_examples(self) -> None:
         for rule in self._book.rules:
@@ -389,13 +591,7 @@ class Detector:
                     )
         for idiom in self._book.idioms:
             for example in idiom.examples:
-                tokens = self.tokens(example)
-                terms = [self._lexicon.terms(token) for token in tokens]
-                index: dict[str, list[int]] = {}
-                for at, found in enumerate(terms):
-                    for term in found:
-                        index.setdefault(term, []).append(at)
-                if not _Message(index, self._book.steps).spans(idiom.alternatives):
+                if not self._message(example).spans(idiom.alternatives):
                     raise ConfigError(
                         f"{idiom.source}: [[idiom]] '{idiom.id}': key 'examples': {example!r} "
                         "is not matched by this idiom; fix the pattern or the example"

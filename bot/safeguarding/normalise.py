@@ -11,20 +11,25 @@ Steps, in order:
    (``tŷ`` -> ``ty``); everything is case-folded.
 2. split into tokens of letters/digits (an apostrophe inside a word is kept
    for now); everything else (punctuation, emoji, odd spacing) separates.
-3. per token: runs of three or more of the same letter are cut to two;
-   exact rewrites (``=key`` entries, e.g. ``od'd``) are applied; apostrophes
+3. per token: exact rewrites (``=key`` entries, e.g. ``od'd``) are applied
+   to the word as typed; runs of three or more of the same letter are cut to
+   two; apostrophes
    are resolved (a known contraction such as ``don't``/``dont`` is rewritten
    in step 5; a Welsh clitic such as ``'n``/``'r`` becomes its own word; any
    other apostrophe is dropped, so ``mum's`` -> ``mums``); letters mixed with
    digits are split (``13yo`` -> ``13 yo``) or read as look-alikes
    (``su1c1de`` -> ``suicide``).
-4. skeleton: repeated letters collapse to one (``killl``, ``kill`` -> ``kil``;
-   ``ddiogel`` -> ``diogel``), so doubled or tripled letters never matter.
+4. skeleton: any repeated letter collapses to one (``killl``, ``kill`` ->
+   ``kil``; ``ddiogel`` -> ``diogel``; ``sooo`` -> ``so``), so stretched or
+   doubled letters never matter.  The few real words this merges that matter
+   (``soon``/``son``, ``noose``/``nose``) are told apart by exact rewrites in
+   the data files, which see the word before this step.
 5. rewrites: text-speak and contractions from the data files (``u`` ->
    ``you``, ``dont`` -> ``do not``, ``no one`` -> ``nobody``); keys may be
    several words and the longest match wins.
 
-Nothing here does I/O or keeps state beyond the tables it was built with.
+Nothing here does I/O; the only state beyond the tables is a bounded memo of
+how each distinct word was converted, which never changes a result.
 """
 
 from __future__ import annotations
@@ -36,7 +41,11 @@ from collections.abc import Mapping, Sequence
 _APOSTROPHE_LIKE = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'", "\u2032": "'"}
 )
-_TOKEN = re.compile(r"[a-z0-9@$]+(?:'[a-z0-9@$]+)*")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789@$'")
+# bytes.translate table: every byte that cannot be part of a word becomes a space.
+_SEPARATE = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
+_MEMO_LIMIT = 50_000
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _RUN3 = re.compile(r"([a-z])\1{2,}")
 _DOUBLE = re.compile(r"([a-z])\1+")
 _EDGE_DIGITS = re.compile(r"^(\d+)([a-z]{2,})$|^([a-z]{2,})(\d+)$")
@@ -54,9 +63,14 @@ def fold(text: str) -> str:
     """Unify apostrophes, strip accents and case-fold."""
     folded = text.translate(_APOSTROPHE_LIKE)
     if not folded.isascii():
-        folded = unicodedata.normalize("NFKD", folded)
-        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
     return folded.casefold()
+
+
+def split_words(text: str) -> list[str]:
+    """Fold ``text`` and split it into words of letters, digits, '@', '$' and "'"."""
+    data = fold(text).encode("ascii", "replace")
+    return data.translate(_SEPARATE).decode("ascii").split()
 
 
 def skeleton(token: str) -> str:
@@ -72,13 +86,21 @@ def squeeze(token: str) -> str:
 class Normaliser:
     """Applies the steps in the module docstring with a given set of tables.
 
-    ``exact`` maps a raw token (folded, squeezed, apostrophes kept) to its
+    ``exact`` maps a raw token (folded, apostrophes kept, as typed) to its
     replacement words; ``rewrite`` maps tuples of skeleton tokens to their
     replacement; ``clitics`` maps a trailing clitic such as ``'n`` to a word.
     All replacement words must already be skeletons.
     """
 
-    __slots__ = ("_clitics", "_exact", "_multi_first", "_rewrite", "_rewrite_max")
+    __slots__ = (
+        "_clitics",
+        "_exact",
+        "_memo",
+        "_multi_first",
+        "_rewrite",
+        "_rewrite_max",
+        "_single",
+    )
 
     def __init__(
         self,
@@ -92,17 +114,38 @@ class Normaliser:
         self._clitics = dict(clitics)
         self._rewrite_max = max((len(key) for key in rewrite), default=1)
         self._multi_first = frozenset(key[0] for key in rewrite if len(key) > 1)
+        self._single = {key[0]: value for key, value in rewrite.items() if len(key) == 1}
+        self._memo: dict[str, tuple[str, ...]] = {}
 
     def raw_tokens(self, text: str) -> list[str]:
         """Steps 1-4: folded skeleton tokens, before rewrites."""
+        memo = self._memo
         out: list[str] = []
-        for token in _TOKEN.findall(fold(text)):
-            self._token(squeeze(token), out)
+        for token in split_words(text):
+            converted = memo.get(token)
+            if converted is None:
+                converted = self._convert(token)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[token] = converted
+            out.extend(converted)
         return out
+
+    def _convert(self, token: str) -> tuple[str, ...]:
+        token = token.strip("'")
+        if not token:
+            return ()
+        exact = self._exact.get(token)  # as typed: "soooon" is not the "=soon" key
+        if exact is not None:
+            return exact
+        out: list[str] = []
+        self._token(squeeze(token), out)
+        return tuple(out)
 
     def rewrite(self, tokens: Sequence[str]) -> list[str]:
         """Step 5: apply the rewrite table (longest key first)."""
         table = self._rewrite
+        singles = self._single
         multi_first = self._multi_first
         out: list[str] = []
         i = 0
@@ -121,7 +164,7 @@ class Normaliser:
                     out.extend(single if single is not None else (token,))
                     i += 1
                 continue
-            single = table.get((token,))
+            single = singles.get(token)
             if single is not None:
                 out.extend(single)
             else:
@@ -134,10 +177,6 @@ class Normaliser:
         return self.rewrite(glue_contractions(self.raw_tokens(text)))
 
     def _token(self, token: str, out: list[str]) -> None:
-        exact = self._exact.get(token)
-        if exact is not None:
-            out.extend(exact)
-            return
         if "'" in token:
             bare = token.replace("'", "")
             bare_skeleton = skeleton(bare)
@@ -179,7 +218,7 @@ class Normaliser:
 
 def glue_contractions(tokens: list[str]) -> list[str]:
     """Re-attach contraction pieces split off by a space: "don t" -> "dont"."""
-    if not any(token in _SPLIT_CONTRACTION for token in tokens):
+    if _SPLIT_CONTRACTION.isdisjoint(tokens):
         return tokens
     out: list[str] = []
     for token in tokens:

@@ -13,14 +13,15 @@ The format is described in the header of ``data/en.toml``.  In short:
 * ``[sets]``: named lists of words, used in patterns as ``@name``.  A set
   named in several files is the union of them all.
 * ``[[rule]]``: ``id``, ``category``, and either ``match`` (one pattern or a
-  list of alternatives) or ``near`` (a list of patterns that must all occur
-  within ``window`` words of each other, in any order).  Optional:
-  ``unless`` (patterns that, when they cover a match, cancel it),
+  list of alternatives) or ``near`` (a list of parts that must all occur
+  within ``window`` words of each other, in any order; a part is a pattern or
+  a list of alternative patterns).  Optional:
+  ``unless`` (patterns that cancel any match sharing a word with them),
   ``requires`` (categories: the rule is tried only after one of them has been
   found by another rule), ``examples`` (texts the rule must fire on; checked
   when the file is loaded) and ``note``.
-* ``[[idiom]]``: ``id`` and ``match``: everyday phrases; any rule match lying
-  wholly inside an idiom match is ignored.
+* ``[[idiom]]``: ``id`` and ``match``: everyday phrases; any rule match sharing
+  a word with an idiom match is ignored.
 
 A pattern is words separated by spaces; ``a|b|@set`` is one word position
 with alternatives; ``~N`` allows up to N other words before the next
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.safeguarding.normalise import Normaliser, fold, skeleton, squeeze
+from bot.safeguarding.normalise import Normaliser, fold, skeleton
 
 CATEGORIES: tuple[str, ...] = ("child_at_risk", "harm_from_others", "immediate_danger", "self_harm")
 
@@ -61,7 +62,7 @@ _MUTATIONS = ("none", "welsh")
 class Step:
     """One word position of a pattern: the terms it accepts and the gap before it."""
 
-    index: int
+    index: int  # the same for every step with the same terms
     terms: frozenset[str]
     gap: int
 
@@ -74,7 +75,7 @@ class Rule:
     id: str
     categories: tuple[str, ...]
     alternatives: tuple[Pattern, ...]  # ``match``: any one of these
-    near: tuple[Pattern, ...]  # ``near``: all of these within ``window``
+    near: tuple[tuple[Pattern, ...], ...]  # ``near``: one of each part within ``window``
     window: int
     unless: tuple[Pattern, ...]
     requires: tuple[str, ...]
@@ -107,7 +108,7 @@ class RuleBook:
     vocabulary: Vocabulary
     rules: tuple[Rule, ...]
     idioms: tuple[Idiom, ...]
-    steps: int  # number of distinct Step objects (for per-message caches)
+    steps: tuple[frozenset[str], ...]  # the terms of every Step, by Step.index
 
 
 @dataclass(slots=True)
@@ -179,7 +180,7 @@ def load_rulebook(paths: Sequence[Path]) -> RuleBook:
         vocabulary=vocabulary,
         rules=tuple(rules),
         idioms=tuple(idioms),
-        steps=compiler.step_count,
+        steps=tuple(compiler.step_terms),
     )
 
 
@@ -227,9 +228,8 @@ def _read(path: Path) -> _File:
 def _no_unknown(table: Mapping[str, Any], allowed: frozenset[str], path: Path, where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(
-            f"{path}: {where}: unknown key '{unknown[0]}'; the keys are {', '.join(sorted(allowed))}"
-        )
+        keys = ", ".join(sorted(allowed))
+        raise ConfigError(f"{path}: {where}: unknown key '{unknown[0]}'; the keys are {keys}")
 
 
 def _tables(file: _File, key: str) -> list[dict[str, Any]]:
@@ -297,7 +297,7 @@ def _normalisation(files: Sequence[_File]) -> tuple[Normaliser, tuple[str, ...],
         where = f"[normalise.rewrite] key '{source}'"
         value = words(path, where, replacement)
         if source.startswith("="):
-            key = squeeze(fold(source[1:]).strip())
+            key = fold(source[1:]).strip()
             if not key or " " in key:
                 raise ConfigError(f"{path}: {where}: an exact key must be one word")
             exact[key] = value
@@ -327,7 +327,8 @@ class _Compiler:
         self.exact: set[str] = set()
         self.fuzzy: set[str] = set()
         self.prefixes: set[str] = set()
-        self.step_count = 0
+        self.step_terms: list[frozenset[str]] = []
+        self._interned: dict[frozenset[str], int] = {}
 
     # -- words -------------------------------------------------------------
 
@@ -397,9 +398,12 @@ class _Compiler:
     # -- patterns ----------------------------------------------------------
 
     def _step(self, terms: Iterable[str], gap: int) -> Step:
-        step = Step(index=self.step_count, terms=frozenset(terms), gap=gap)
-        self.step_count += 1
-        return step
+        frozen = frozenset(terms)
+        index = self._interned.get(frozen)
+        if index is None:
+            index = self._interned[frozen] = len(self.step_terms)
+            self.step_terms.append(frozen)
+        return Step(index=index, terms=frozen, gap=gap)
 
     def pattern(self, text: str, mutate: bool, path: Path, where: str) -> Pattern:
         steps: list[Step] = []
@@ -450,6 +454,17 @@ class _Compiler:
             raise ConfigError(f"{path}: {where}: key '{key}' is empty")
         return [self.pattern(text, mutate, path, f"{where} key '{key}'") for text in texts]
 
+    def alternatives(
+        self, value: Any, mutate: bool, path: Path, where: str, key: str
+    ) -> list[Pattern]:
+        """Like ``patterns``, with all one-word alternatives merged into one pattern."""
+        patterns = self.patterns(value, mutate, path, where, key)
+        singles = [p[0].terms for p in patterns if len(p) == 1]
+        if len(singles) < 2:
+            return patterns
+        merged = self._step(frozenset().union(*singles), 0)
+        return [(merged,), *(p for p in patterns if len(p) > 1)]
+
     # -- tables ------------------------------------------------------------
 
     def rule(self, file: _File, n: int, table: dict[str, Any]) -> Rule:
@@ -476,24 +491,31 @@ class _Compiler:
         if has_match == has_near:
             raise ConfigError(f"{path}: {where}: give exactly one of the keys 'match' or 'near'")
         alternatives: list[Pattern] = []
-        near: list[Pattern] = []
+        near: list[tuple[Pattern, ...]] = []
         window = 0
         if has_match:
             if "window" in table:
                 raise ConfigError(f"{path}: {where}: key 'window' only goes with 'near'")
-            alternatives = self.patterns(table["match"], mutate, path, where, "match")
+            alternatives = self.alternatives(table["match"], mutate, path, where, "match")
         else:
-            near = self.patterns(table["near"], mutate, path, where, "near")
-            if len(near) < 2:
-                raise ConfigError(f"{path}: {where}: key 'near' needs at least two patterns")
-            window = table.get("window")
-            if not isinstance(window, int) or isinstance(window, bool):
+            parts = table["near"]
+            if not isinstance(parts, list) or len(parts) < 2:
+                raise ConfigError(
+                    f"{path}: {where}: key 'near' must be a list of at least two parts"
+                )
+            for part in parts:
+                if isinstance(part, list) and not part:
+                    raise ConfigError(f"{path}: {where}: key 'near' has an empty part")
+                near.append(tuple(self.alternatives(part, mutate, path, where, "near")))
+            raw_window = table.get("window")
+            if not isinstance(raw_window, int) or isinstance(raw_window, bool):
                 raise ConfigError(f"{path}: {where}: key 'window' must be a whole number")
+            window = raw_window
             if not 1 <= window <= MAX_WINDOW:
                 raise ConfigError(f"{path}: {where}: key 'window' must be 1 to {MAX_WINDOW}")
         unless: list[Pattern] = []
         if "unless" in table:
-            unless = self.patterns(table["unless"], mutate, path, where, "unless")
+            unless = self.alternatives(table["unless"], mutate, path, where, "unless")
         requires = _string_list(table.get("requires", []), path, where, "requires", allow_str=True)
         for category in requires:
             if category not in CATEGORIES:
@@ -528,7 +550,7 @@ class _Compiler:
         _no_unknown(table, _IDIOM_KEYS, path, where)
         if "match" not in table:
             raise ConfigError(f"{path}: {where}: key 'match' is missing")
-        alternatives = self.patterns(
+        alternatives = self.alternatives(
             table["match"], file.mutations == "welsh", path, where, "match"
         )
         examples = _string_list(table.get("examples", []), path, where, "examples", allow_str=False)
