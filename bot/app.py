@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import engine, texts
 from bot.config import Config
+from bot.safeguarding import Detector, default_detector
 from bot.service import AlertSink, Clock, Service, _log_alert, utc_now
 from storage import db
 
@@ -37,11 +39,24 @@ def help_now_texts(config: Config, all_texts: texts.Texts) -> dict[str, str]:
     return out
 
 
+def screen_for(config: Config) -> Callable[[str], tuple[str, ...]]:
+    """The safeguarding check the engine runs on every free text."""
+    extra = config.safeguarding.extra_rules
+    detector = Detector.load(extra) if extra else default_detector()
+
+    def screen(text: str) -> tuple[str, ...]:
+        found = detector.detect(text)
+        return found.categories if found else ()
+
+    return screen
+
+
 def policy_for(config: Config, all_texts: texts.Texts | None = None) -> engine.Policy:
     all_texts = all_texts or texts.load()
     return engine.Policy(
         checkin_every=config.schedule.checkin_every,
         reminder_after=config.schedule.reminder_after,
+        screen=screen_for(config),
         help_now=help_now_texts(config, all_texts),
     )
 

@@ -175,6 +175,7 @@ class _Conversation:
         self.policy = policy
         self.replies: list[Reply] = []
         self.effects: list[fx.Effect] = []
+        self.alerted = False
 
     # -- helpers -----------------------------------------------------------
 
@@ -422,7 +423,8 @@ class _Conversation:
             if typed is not None:
                 self.record(typed)
                 return
-        self.say("not_understood_scale" if q.kind is Kind.SCALE5 else "not_understood_choice")
+        if not self.alerted:
+            self.say("not_understood_scale" if q.kind is Kind.SCALE5 else "not_understood_choice")
         self.prompt()
 
     def typed_code(self, q: Question, text: str) -> str | None:
@@ -447,6 +449,7 @@ class _Conversation:
         """Check free text for danger before anything else happens to it."""
         found = self.policy.screen(text)
         if found:
+            self.alerted = True
             self.effects.append(fx.RaiseSafeguardingAlert(tuple(found), text))
             help_now = self.policy.help_now.get(self.state.locale) or self.policy.help_now.get(
                 "en", ""

@@ -357,3 +357,15 @@ def test_help_offers_a_hide_button() -> None:
     fam.say("help")
     fam.tap("Hide this chat")
     assert fx.HideChat() in fam.last.effects
+
+
+def test_after_a_disclosure_the_question_comes_back_without_a_telling_off() -> None:
+    policy = Policy(
+        screen=lambda t: ("self_harm",) if "hurt" in t else (), help_now={"en": "Call 999"}
+    )
+    fam = Family(policy).started()
+    s = fam.do(Text("he hurt me"))
+    texts = [r.text for r in s.replies]
+    assert texts[0] == "Call 999"
+    assert not any("didn't get that" in t for t in texts)
+    assert "(1 of 4)" in texts[-1]
