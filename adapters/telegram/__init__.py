@@ -6,6 +6,6 @@ import os
 # RetryAfter.retry_after are timedeltas (our code accepts both forms).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from adapters.telegram.channel import TelegramChannel  # noqa: E402
+from adapters.telegram.channel import TelegramChannel
 
 __all__ = ["TelegramChannel"]

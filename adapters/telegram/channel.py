@@ -56,6 +56,10 @@ log = logging.getLogger("heard.telegram")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
+CHATS_AT_ONCE = 4
+"""Chats of one getUpdates batch handled at the same time. More does not go
+faster: the HTTP client's cost per call grows with the calls in flight, and a
+burst of calls stalls the event loop so paced sends bunch up into 429s."""
 RECENT_PER_CHAT = 300
 """Message ids remembered per chat for "hide this chat" (Telegram lets a bot
 delete its own and the family's messages in a private chat for 48 hours)."""
@@ -94,6 +98,7 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
+        self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
         self.webhook_port: int | None = None
 
@@ -220,10 +225,11 @@ class TelegramChannel:
         failed: list[int] = []
 
         async def run_chat(items: list[Update]) -> None:
-            for n, update in enumerate(items):
-                if not await self.handle_update(update):
-                    failed.extend(u.update_id for u in items[n:])
-                    return
+            async with self._chats_at_once:
+                for n, update in enumerate(items):
+                    if not await self.handle_update(update):
+                        failed.extend(u.update_id for u in items[n:])
+                        return
 
         await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
         ids = [u.update_id for u in updates]
