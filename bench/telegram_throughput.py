@@ -218,7 +218,10 @@ token_env = "HEARD_TELEGRAM_TOKEN"
 mode = "polling"
 base_url = "{tg.base_url}"
 bot_username = "{tg.bot_username}"
-{pacing}"""
+{pacing}
+[safeguarding]
+alert_channel = "telegram:-100999"
+"""
     )
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import engine, texts
+from bot.alerts import Alerts
 from bot.config import Config
 from bot.safeguarding import Detector, default_detector
-from bot.service import AlertSink, Clock, Service, _log_alert, utc_now
+from bot.service import AlertSink, Clock, Service, utc_now
 from storage import db
 
 
@@ -21,6 +22,11 @@ class App:
     engine: Engine
     sessions: sessionmaker[Session]
     service: Service
+    alerts: Alerts | None = None
+
+    def __post_init__(self) -> None:
+        if self.alerts is None:
+            self.alerts = Alerts(self.config.safeguarding)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -61,7 +67,8 @@ def policy_for(config: Config, all_texts: texts.Texts | None = None) -> engine.P
     )
 
 
-def build(config: Config, *, clock: Clock = utc_now, alert_sink: AlertSink = _log_alert) -> App:
+def build(config: Config, *, clock: Clock = utc_now, alert_sink: AlertSink | None = None) -> App:
+    alerts = Alerts(config.safeguarding)
     eng = db.make_engine(config.database_url)
     sessions = db.session_factory(eng)
     service = Service(
@@ -71,6 +78,6 @@ def build(config: Config, *, clock: Clock = utc_now, alert_sink: AlertSink = _lo
         policy=policy_for(config),
         clock=clock,
         default_set=config.default_set,
-        alert_sink=alert_sink,
+        alert_sink=alert_sink or alerts,
     )
-    return App(config, eng, sessions, service)
+    return App(config, eng, sessions, service, alerts)

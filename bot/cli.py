@@ -205,6 +205,36 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_followups(args: argparse.Namespace) -> int:
+    from bot.scheduler import report
+
+    app = _app(args)
+    with app.sessions() as session:
+        print(report(session, app.config.schedule, app.service.clock()))
+    app.close()
+    return 0
+
+
+def cmd_case_close(args: argparse.Namespace) -> int:
+    from bot.scheduler import close_cases
+
+    app = _app(args)
+    with app.sessions.begin() as session:
+        closure = close_cases(
+            session,
+            now=app.service.clock(),
+            code=args.code,
+            invite_id=args.invite_id,
+            worker=args.worker,
+        )
+    app.close()
+    print(
+        f"closed {closure.cases} case(s); cancelled {closure.followups_cancelled} "
+        f"follow-up(s); deleted {closure.contacts_deleted} contact address(es)"
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
@@ -262,6 +292,28 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("--json", action="store_true", help="print {token, code, link} as JSON")
     inv.add_argument("--valid-for", help="how long the card works, e.g. 30d (default: config)")
     inv.set_defaults(func=cmd_invite)
+
+    fu = sub.add_parser(
+        "followups", help="follow-ups and outbox: counts by kind and status, next due times"
+    )
+    fu.set_defaults(func=cmd_followups)
+
+    case = sub.add_parser(
+        "case",
+        help="a family's case (an invite): closing one stops its follow-ups",
+        description=(
+            "An invite is a family's case. Closing it: the invite can no longer be used, "
+            "the families who used it get no more check-ins or reminders, and their "
+            "contact addresses are deleted."
+        ),
+    )
+    csub = case.add_subparsers(dest="case_command", required=True)
+    close = csub.add_parser("close", help="close a case, or all open cases of a worker")
+    which = close.add_mutually_exclusive_group(required=True)
+    which.add_argument("--code", help="the invite's code, e.g. ABCD-2345")
+    which.add_argument("--invite-id", type=int, help="the invite's id")
+    which.add_argument("--worker", help="every open case of this worker (id, name or Slack id)")
+    close.set_defaults(func=cmd_case_close)
 
     lint = sub.add_parser("lint", help="check question sets for plain language")
     lint.add_argument("files", nargs="+")

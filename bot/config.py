@@ -63,12 +63,17 @@ class SlackConfig:
     max_per_channel_per_second: float = 1.0
 
 
+QUIET_OFF = ("", "off", "none")
+"""`quiet_hours` values meaning no quiet hours (stored as start == end)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
     checkin_every: timedelta = timedelta(weeks=6)
     reminder_after: timedelta = timedelta(hours=48)
     quiet_start: time = time(20, 0)
     quiet_end: time = time(9, 0)
+    """A window whose start equals its end is empty: no quiet hours."""
     timezone: str = "Europe/London"
     sweep_every: timedelta = timedelta(seconds=5)
     lease: timedelta = timedelta(minutes=2)
@@ -297,10 +302,13 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     )
     d_sc = ScheduleConfig()
     quiet = sc.text("quiet_hours", "20:00-09:00")
-    try:
-        q_start, q_end = parse_window(quiet)
-    except ValueError as exc:
-        raise ConfigError(f"[schedule] quiet_hours: {exc}") from None
+    if quiet.strip().lower() in QUIET_OFF:
+        q_start = q_end = time(0, 0)
+    else:
+        try:
+            q_start, q_end = parse_window(quiet)
+        except ValueError as exc:
+            raise ConfigError(f'[schedule] quiet_hours: {exc}, or "off" for none') from None
     schedule = ScheduleConfig(
         checkin_every=sc.duration("checkin_every", d_sc.checkin_every),
         reminder_after=sc.duration("reminder_after", d_sc.reminder_after),

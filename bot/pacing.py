@@ -3,9 +3,12 @@
 Platforms enforce flood limits and answer 429 when they are crossed. Pacing
 ourselves a little under those limits means the answer is almost never 429:
 
-- overall: consecutive sends are spaced at least `1 / overall_rate` seconds
-  apart (measured at the moment each send is released), so no one-second
-  window ever holds more than `overall_rate` sends;
+- overall: sends are released on a schedule of slots `1 / overall_rate`
+  seconds apart. A slot is kept even when the event loop wakes a little late
+  for it (up to `TOLERANCE`), so those small delays do not add up and a busy
+  process still sends at the full rate; a longer stall gives its slots up
+  rather than bursting to catch up. With the `SAFETY` margin below, no
+  one-second window holds more than `overall_rate` sends;
 - per key: a token bucket of `burst` tokens refilled at `per_key_rate` per
   second, so a reply of two or three messages is not held back, while a
   steady stream to one chat keeps to the sustained rate.
@@ -22,6 +25,10 @@ from dataclasses import dataclass, field
 
 SAFETY = 0.97
 """Fraction of each configured rate we actually use, to absorb timing jitter."""
+TOLERANCE = 0.01
+"""Seconds a release may lag its slot and still count as on time (capped at a
+quarter of the interval). Small enough that, with SAFETY, a one-second window
+never holds an extra send."""
 
 
 @dataclass
@@ -42,6 +49,7 @@ class Pacer:
         safety: float = SAFETY,
     ) -> None:
         self.interval = 1.0 / (overall_rate * safety) if overall_rate > 0 else 0.0
+        self.tolerance = min(TOLERANCE, self.interval / 4)
         self.key_rate = per_key_rate * safety if per_key_rate > 0 else 0.0
         self.burst = max(1, burst)
         self.clock = clock
@@ -55,10 +63,11 @@ class Pacer:
             await self._wait_key(key)
         if self.interval:
             async with self._overall:
-                delay = self._last + self.interval - self.clock()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                self._last = self.clock()
+                now = self.clock()
+                slot = max(self._last + self.interval, now - self.tolerance)
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+                self._last = slot
 
     async def _wait_key(self, key: str) -> None:
         bucket = self._buckets.get(key)

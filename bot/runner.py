@@ -81,6 +81,12 @@ def channels_for(app: App) -> list[Channel]:
         raise ConfigError(
             f"{config.source}: nothing to run; set enabled = true under [telegram] or [slack]"
         )
+    if not config.safeguarding.alert_channel:
+        raise ConfigError(
+            f"{config.source}: [safeguarding] alert_channel: families will be able to write to "
+            "Heard, so set the duty team's channel (a Slack channel id, or telegram:<group id>) "
+            "that receives alerts when someone may be in danger"
+        )
     return channels
 
 
@@ -113,10 +119,16 @@ async def serve(
 
 
 def run(app: App) -> int:
+    """`heard run`: the channels, plus follow-ups and the outbox sender."""
+    from bot import alerts, scheduler
+
     logging.getLogger().setLevel(app.config.log_level)
     try:
         channels = channels_for(app)
-        asyncio.run(serve(app, channels))
+        on_sent = alerts.on_sent_hook(app.sessions, app.service.clock)
+        assert app.alerts is not None
+        extras = (scheduler.extra(on_sent=on_sent), alerts.extra(app.alerts))
+        asyncio.run(serve(app, channels, extras=extras))
     except HeardError:
         raise
     finally:

@@ -1,10 +1,12 @@
 """Database engines and migrations.
 
 SQLite is the single-instance default: WAL journal, synchronous=FULL so a
-committed answer survives power loss, foreign keys on, and transactions begun
-explicitly (pysqlite's own implicit BEGIN is switched off). Write paths start
-with a write (the inbound dedupe insert, a claim update), so a writer takes
-the lock at once and waits on the busy timeout rather than failing late.
+committed answer survives power loss, foreign keys on, and every transaction
+begun with BEGIN IMMEDIATE (pysqlite's own implicit BEGIN is switched off). A
+transaction that reads and then writes would otherwise fail at once with
+"database is locked" when another writer got in between; taking the write lock
+up front makes it wait on the busy timeout instead. WAL readers outside a
+transaction (plain connections) are never blocked.
 PostgreSQL is for production and several instances.
 """
 
@@ -82,7 +84,7 @@ def _sqlite_durable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

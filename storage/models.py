@@ -173,6 +173,7 @@ class FollowUp(Base):
     __table_args__ = (
         UniqueConstraint("respondent_id", "key", name="uq_followups_key"),
         Index("ix_followups_due", "status", "due_at"),
+        Index("ix_followups_lease", "status", "lease_until"),
     )
 
 
@@ -192,3 +193,78 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """One message waiting to go out, or already sent: follow-ups to families
+    and, later, alerts to staff. Written in the same transaction as whatever
+    caused it, drained by `bot.outbox.Sender` at the platform's pace.
+
+    `address` is the raw chat or channel id. For a message *to a family*
+    `respondent_id` is set, so erasing or closing the case of that family
+    deletes the row; a message *about* a family to staff (an alert) leaves it
+    empty so it is never lost to an erasure. Lower `priority` goes first.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(128))
+    respondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    choices: Mapped[list[Any]] = mapped_column(JSON)
+    """[[data, label], ...]: the buttons under the message."""
+    columns: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(32))
+    """"checkin", "reminder", "alert", ..."""
+    ref: Mapped[str | None] = mapped_column(String(64))
+    """What the message is about, for the on-sent hook (e.g. an alert id)."""
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, claimed, sent, failed or cancelled."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    """The kind of the last failure (an exception class name), never its text."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        Index("ix_outbox_lease", "status", "lease_until"),
+        Index("ix_outbox_address", "address", "platform", "id"),
+    )
+
+
+class SafeguardingAlert(Base):
+    """What a family wrote that suggests someone is in danger, and what the
+    duty team did about it. On erasure the text and every link to the family
+    and their case are cleared; the fact, time, categories and response stay."""
+
+    __tablename__ = "safeguarding_alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    categories: Mapped[str] = mapped_column(String(200))
+    """Comma-separated detector categories."""
+    text: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    respondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("respondents.id", ondelete="SET NULL"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"))
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """open or acknowledged."""
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_ref: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_alerts_open", "status", "last_sent_at"),)

@@ -8,13 +8,23 @@ them correct under concurrent processes and cheap on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
@@ -27,8 +37,10 @@ from storage.models import (
     Conversation,
     FollowUp,
     Invite,
+    OutboxMessage,
     ProcessedInbound,
     Respondent,
+    SafeguardingAlert,
     Team,
     Worker,
 )
@@ -297,12 +309,19 @@ def schedule_followup(
 
 
 def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
+    """Cancel a family's follow-ups of `kinds` (every kind when empty), and the
+    messages to them of those kinds still waiting in the outbox, so nothing
+    already queued goes out after stop, a finished survey or a block. A
+    message being sent at this very moment is not recalled. Returns how many
+    follow-ups were cancelled."""
     stmt = update(FollowUp).where(
         FollowUp.respondent_id == respondent_id, FollowUp.status.in_(("pending", "claimed"))
     )
     if kinds:
         stmt = stmt.where(FollowUp.kind.in_(kinds))
-    return _rowcount(session.execute(stmt.values(status="cancelled")))
+    count = _rowcount(session.execute(stmt.values(status="cancelled")))
+    cancel_outbound(session, respondent_id, kinds)
+    return count
 
 
 # -- erasure and audit -----------------------------------------------------------
@@ -311,10 +330,520 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
 def erase_respondent(session: Session, respondent_id: int) -> None:
     """Delete every row that belongs to one person. Explicit deletes rather
     than relying on cascades, so the guarantee holds on every backend."""
-    for model in (Answer, FollowUp, Conversation, Contact):
+    for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
+    alert_ids = [
+        str(i)
+        for i in session.scalars(
+            select(SafeguardingAlert.id).where(SafeguardingAlert.respondent_id == respondent_id)
+        )
+    ]
+    if alert_ids:
+        # An alert still on its way to the duty team is kept: their safety
+        # comes first. Copies already delivered lose the family's words.
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.kind == "alert",
+                OutboxMessage.ref.in_(alert_ids),
+                OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+            )
+            .values(text="(erased at the family's request)")
+        )
+    session.execute(
+        update(SafeguardingAlert)
+        .where(SafeguardingAlert.respondent_id == respondent_id)
+        .values(respondent_id=None, text=None, team_id=None, worker_id=None, invite_id=None)
+    )
     session.execute(delete(Respondent).where(Respondent.id == respondent_id))
 
 
 def audit(session: Session, actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
     session.add(AuditEntry(at=now, actor=actor, action=action, detail=detail))
+
+
+# -- follow-up sweep --------------------------------------------------------------
+#
+# Claiming follows one pattern for follow-ups and outbox rows alike: in one
+# statement, take rows that are due (or whose claim expired because the
+# process that held it died) and mark them claimed by this process until
+# `lease_until`. On PostgreSQL the candidate rows are selected FOR UPDATE SKIP
+# LOCKED, so concurrent processes each get different rows and never wait for
+# one another; SQLite has one writer at a time and needs no row locks.
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _claim(
+    session: Session,
+    table: Table,
+    pick: Any,
+    values: dict[str, Any],
+    returning: Sequence[Any],
+    lock: Sequence[Table] = (),
+) -> list[Any]:
+    if _is_postgres(session):
+        due = pick.with_for_update(skip_locked=True, of=[table, *lock]).cte("due")
+        stmt = update(table).where(table.c.id == due.c.id)
+    else:
+        stmt = update(table).where(table.c.id.in_(pick.scalar_subquery()))
+    return list(session.execute(stmt.values(**values).returning(*returning)))
+
+
+@dataclass(frozen=True, slots=True)
+class DueFollowUp:
+    id: int
+    respondent_id: int
+    kind: str
+    due_at: datetime
+
+
+def claim_followups(
+    session: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[DueFollowUp]:
+    """Claim up to `limit` due follow-ups, oldest first (see the pattern above).
+
+    On PostgreSQL the family's respondent row is locked too, in the same
+    statement and with the same SKIP LOCKED: a family whose own message is
+    being handled right now (which holds that lock) is left for the next
+    sweep, so a follow-up and a message never interleave, and the sweep never
+    waits for a lock an inbound message holds (which could deadlock)."""
+    f, r = _table(FollowUp), _table(Respondent)
+    values = {"status": "claimed", "claimed_by": owner, "lease_until": lease_until}
+    cols = (f.c.id, f.c.respondent_id, f.c.kind, f.c.due_at)
+    rows: list[Any] = []
+    for claimable in _claimable(f.c.status, f.c.lease_until, f.c.due_at <= now, now):
+        if len(rows) >= limit:
+            break
+        pick = (
+            select(f.c.id)
+            .join(r, r.c.id == f.c.respondent_id)
+            .where(claimable)
+            .order_by(f.c.due_at, f.c.id)
+            .limit(limit - len(rows))
+        )
+        rows += _claim(session, f, pick, values, cols, lock=(r,))
+    return sorted((DueFollowUp(*row) for row in rows), key=lambda d: (d.due_at, d.id))
+
+
+def _claimable(status: Any, lease_until: Any, due: Any, now: datetime) -> tuple[Any, Any]:
+    """Claims that expired (their process died), then rows that are due: two
+    statements rather than one with OR, so each walks its own index."""
+    return (
+        and_(status == "claimed", lease_until <= now),
+        and_(status == "pending", due),
+    )
+
+
+def finish_followups(session: Session, ids: Collection[int], status: str) -> None:
+    """Mark claimed follow-ups "done" (their messages are in the outbox) or
+    "cancelled" (nothing was due to be said)."""
+    if ids:
+        session.execute(
+            update(FollowUp)
+            .where(FollowUp.id.in_(ids))
+            .values(status=status, claimed_by=None, lease_until=None)
+        )
+
+
+def respondents_with_closed_case(session: Session, ids: Collection[int]) -> set[int]:
+    if not ids:
+        return set()
+    stmt = (
+        select(Respondent.id)
+        .join(Invite, Invite.id == Respondent.invite_id)
+        .where(Respondent.id.in_(ids), Invite.closed_at.is_not(None))
+    )
+    return set(session.scalars(stmt))
+
+
+def followup_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(kind, status, count) for every follow-up, for administrators."""
+    stmt = (
+        select(FollowUp.kind, FollowUp.status, func.count())
+        .group_by(FollowUp.kind, FollowUp.status)
+        .order_by(FollowUp.kind, FollowUp.status)
+    )
+    return [(k, st, int(n)) for k, st, n in session.execute(stmt)]
+
+
+def next_followup_due(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(FollowUp.due_at)).where(FollowUp.status == "pending"))
+
+
+# -- outbox -------------------------------------------------------------------------
+
+URGENT_KINDS = frozenset({"alert"})
+"""Kinds that overtake everything else waiting in the outbox."""
+URGENT, NORMAL = 0, 1
+
+
+class ChoiceLike(Protocol):
+    @property
+    def data(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRow:
+    """A claimed outbox row, as the sender needs it."""
+
+    id: int
+    platform: str
+    address: str
+    text: str
+    choices: tuple[tuple[str, str], ...]
+    columns: int
+    kind: str
+    ref: str | None
+    attempts: int
+    """How many times it has been claimed, this time included."""
+
+
+def _choice_pair(choice: tuple[str, str] | ChoiceLike) -> list[str]:
+    if isinstance(choice, tuple):
+        return [str(choice[0]), str(choice[1])]
+    return [choice.data, choice.label]
+
+
+def outbound_row(
+    *,
+    platform: str,
+    address: str,
+    text: str,
+    choices: Iterable[tuple[str, str] | ChoiceLike] = (),
+    columns: int = 1,
+    kind: str,
+    ref: str | int | None = None,
+    respondent_id: int | None = None,
+    now: datetime,
+    priority: int | None = None,
+) -> dict[str, Any]:
+    """The values of one new outbox row (see `enqueue_outbound`)."""
+    if priority is None:
+        priority = URGENT if kind in URGENT_KINDS else NORMAL
+    return {
+        "platform": platform,
+        "address": address,
+        "respondent_id": respondent_id,
+        "text": text,
+        "choices": [_choice_pair(c) for c in choices],
+        "columns": columns,
+        "kind": kind,
+        "ref": None if ref is None else str(ref),
+        "priority": priority,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def enqueue_outbound(
+    session: Session,
+    *,
+    platform: str,
+    address: str,
+    text: str,
+    choices: Iterable[tuple[str, str] | ChoiceLike] = (),
+    columns: int = 1,
+    kind: str,
+    ref: str | int | None = None,
+    respondent_id: int | None = None,
+    now: datetime,
+    priority: int | None = None,
+) -> int:
+    """Queue one message in the caller's transaction; returns its id.
+
+    `address` is the raw chat/channel id on `platform`. Set `respondent_id`
+    only for a message *to* that family: it is then cancelled by their stop,
+    deleted by their erasure or case closure. A message *about* a family to
+    staff (an alert) must leave it None, so nothing the family does can hold
+    it back. `priority` defaults to URGENT for URGENT_KINDS, else NORMAL;
+    lower goes first. Messages to one address go out in the order queued.
+    """
+    o = _table(OutboxMessage)
+    values = outbound_row(
+        platform=platform,
+        address=address,
+        text=text,
+        choices=choices,
+        columns=columns,
+        kind=kind,
+        ref=ref,
+        respondent_id=respondent_id,
+        now=now,
+        priority=priority,
+    )
+    return int(session.execute(insert(o).values(**values).returning(o.c.id)).scalar_one())
+
+
+def enqueue_outbound_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue many messages (values from `outbound_row`) in one statement, in
+    order: messages to one address go out in the order given."""
+    if rows:
+        session.connection().execute(insert(_table(OutboxMessage)), list(rows))
+
+
+def claim_outbound(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    platforms: Collection[str],
+    held_kinds: Collection[str] = (),
+    exclude: Collection[int] = (),
+) -> list[OutboundRow]:
+    """Claim up to `limit` messages that may go now, most urgent and oldest
+    first, on the given platforms, leaving `held_kinds` (e.g. family kinds in
+    quiet hours) alone. A message is only taken when no earlier message to the
+    same address is still waiting or in flight, in any process: so messages
+    to one chat keep their order even across processes and retries, and a
+    chat never has two of Heard's messages in flight at once. `exclude`: rows
+    already updated in this transaction (a second update of a row would make
+    PostgreSQL re-check its foreign key, a lock that can wait)."""
+    if not platforms or limit <= 0:
+        return []
+    o = _table(OutboxMessage)
+    earlier = o.alias("earlier")
+    earlier_waiting = (
+        exists()
+        .where(
+            earlier.c.platform == o.c.platform,
+            earlier.c.address == o.c.address,
+            earlier.c.id < o.c.id,
+            earlier.c.status.in_(("pending", "claimed")),
+        )
+        .correlate(o)
+    )
+    values = {
+        "status": "claimed",
+        "claimed_by": owner,
+        "lease_until": lease_until,
+        "attempts": o.c.attempts + 1,
+    }
+    cols = (
+        o.c.id,
+        o.c.platform,
+        o.c.address,
+        o.c.text,
+        o.c.choices,
+        o.c.columns,
+        o.c.kind,
+        o.c.ref,
+        o.c.attempts,
+        o.c.priority,
+        o.c.next_attempt_at,
+    )
+    rows: list[Any] = []
+    for claimable in _claimable(o.c.status, o.c.lease_until, o.c.next_attempt_at <= now, now):
+        if len(rows) >= limit:
+            break
+        pick = select(o.c.id).where(claimable, o.c.platform.in_(platforms), ~earlier_waiting)
+        if held_kinds:
+            pick = pick.where(o.c.kind.not_in(held_kinds))
+        if exclude:
+            pick = pick.where(o.c.id.not_in(exclude))
+        pick = pick.order_by(o.c.priority, o.c.next_attempt_at, o.c.id).limit(limit - len(rows))
+        rows += _claim(session, o, pick, values, cols)
+    rows.sort(key=lambda r: (r[9], r[10], r[0]))
+    return [
+        OutboundRow(
+            id=int(r[0]),
+            platform=r[1],
+            address=r[2],
+            text=r[3],
+            choices=tuple((str(c[0]), str(c[1])) for c in (r[4] or ())),
+            columns=int(r[5]),
+            kind=r[6],
+            ref=r[7],
+            attempts=int(r[8]),
+        )
+        for r in rows
+    ]
+
+
+def mark_outbound_sent(
+    session: Session, owner: str, sent: Sequence[tuple[int, str]], now: datetime
+) -> None:
+    """Record (outbox id, platform message id) pairs as sent, if still ours."""
+    if not sent:
+        return
+    o = _table(OutboxMessage)
+    stmt = (
+        update(o)
+        .where(
+            o.c.id == bindparam("oid"),
+            o.c.claimed_by == owner,
+            o.c.status == "claimed",
+        )
+        .values(
+            status="sent",
+            platform_message_id=bindparam("mid"),
+            sent_at=now,
+            lease_until=None,
+            last_error=None,
+        )
+    )
+    session.connection().execute(stmt, [{"oid": oid, "mid": mid[:64]} for oid, mid in sent])
+
+
+def retry_outbound(session: Session, owner: str, outbox_id: int, at: datetime, error: str) -> None:
+    """Give a claimed message back to be tried again at `at`."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.claimed_by == owner,
+            OutboxMessage.status == "claimed",
+        )
+        .values(
+            status="pending",
+            next_attempt_at=at,
+            claimed_by=None,
+            lease_until=None,
+            last_error=error[:64],
+        )
+    )
+
+
+def fail_outbound(session: Session, owner: str, outbox_id: int, error: str) -> None:
+    """Give up on a claimed message for good."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.claimed_by == owner,
+            OutboxMessage.status == "claimed",
+        )
+        .values(status="failed", lease_until=None, last_error=error[:64])
+    )
+
+
+def release_outbound(session: Session, owner: str, ids: Collection[int] | None = None) -> int:
+    """Give claimed, unsent messages back at once (`ids`, or all this owner
+    holds when None), so nobody need wait for the lease to expire."""
+    if ids is not None and not ids:
+        return 0
+    stmt = update(OutboxMessage).where(
+        OutboxMessage.claimed_by == owner, OutboxMessage.status == "claimed"
+    )
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    stmt = stmt.values(
+        status="pending",
+        claimed_by=None,
+        lease_until=None,
+        attempts=OutboxMessage.attempts - 1,
+    )
+    return _rowcount(session.execute(stmt))
+
+
+def cancel_outbound(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
+    """Cancel messages to one family still waiting in the outbox (of `kinds`,
+    or every kind when empty)."""
+    stmt = update(OutboxMessage).where(
+        OutboxMessage.respondent_id == respondent_id, OutboxMessage.status == "pending"
+    )
+    if kinds:
+        stmt = stmt.where(OutboxMessage.kind.in_(kinds))
+    return _rowcount(session.execute(stmt.values(status="cancelled")))
+
+
+def prune_outbox(session: Session, before: datetime) -> int:
+    """Delete finished outbox rows (sent, failed, cancelled) created before
+    `before`: they hold raw addresses, which Heard keeps no longer than needed."""
+    stmt = delete(OutboxMessage).where(
+        OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+        OutboxMessage.created_at < before,
+    )
+    return _rowcount(session.execute(stmt))
+
+
+def outbox_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(kind, status, count) for every outbox row, for administrators."""
+    stmt = (
+        select(OutboxMessage.kind, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+        .order_by(OutboxMessage.kind, OutboxMessage.status)
+    )
+    return [(k, st, int(n)) for k, st, n in session.execute(stmt)]
+
+
+def next_outbound_due(session: Session) -> datetime | None:
+    return session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+    )
+
+
+# -- cases ----------------------------------------------------------------------------
+#
+# An invite is a family's case (team, worker, question set, language). Closing
+# it sets invites.closed_at: the invite can no longer be redeemed, and the
+# families bound to it get no more follow-ups and lose their contact rows.
+
+
+@dataclass(frozen=True, slots=True)
+class CaseClosure:
+    cases: int
+    """Invites closed now (already closed ones are not counted again)."""
+    followups_cancelled: int
+    contacts_deleted: int
+
+
+def open_case_ids(
+    session: Session,
+    *,
+    invite_id: int | None = None,
+    code: str | None = None,
+    worker_id: int | None = None,
+) -> list[int]:
+    """Ids of the open invites matching one invite id, one code, or a worker."""
+    stmt = select(Invite.id).where(Invite.closed_at.is_(None))
+    if invite_id is not None:
+        stmt = stmt.where(Invite.id == invite_id)
+    if code is not None:
+        stmt = stmt.where(Invite.code == code)
+    if worker_id is not None:
+        stmt = stmt.where(Invite.worker_id == worker_id)
+    return list(session.scalars(stmt.order_by(Invite.id)))
+
+
+def close_cases(session: Session, invite_ids: Collection[int], now: datetime) -> CaseClosure:
+    """Close these cases: cancel the follow-ups of the families bound to them,
+    delete their queued messages and their contact rows."""
+    if not invite_ids:
+        return CaseClosure(0, 0, 0)
+    closed = _rowcount(
+        session.execute(
+            update(Invite)
+            .where(Invite.id.in_(invite_ids), Invite.closed_at.is_(None))
+            .values(closed_at=now)
+        )
+    )
+    families = select(Respondent.id).where(Respondent.invite_id.in_(invite_ids))
+    cancelled = _rowcount(
+        session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.respondent_id.in_(families),
+                FollowUp.status.in_(("pending", "claimed")),
+            )
+            .values(status="cancelled", claimed_by=None, lease_until=None)
+        )
+    )
+    session.execute(delete(OutboxMessage).where(OutboxMessage.respondent_id.in_(families)))
+    contacts = _rowcount(
+        session.execute(delete(Contact).where(Contact.respondent_id.in_(families)))
+    )
+    return CaseClosure(closed, cancelled, contacts)

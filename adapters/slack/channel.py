@@ -226,8 +226,9 @@ class SlackChannel:
 
     def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
         """Call `handler(user_id, value, channel_id, message_ts)` for a press on
-        any button whose `action_id` starts with `prefix`. It runs after Slack
-        has been acknowledged; its exceptions are logged, not raised."""
+        any button whose `action_id` or value starts with `prefix` (a value is
+        how a button sent through the outbox is told apart from an answer). It
+        runs after Slack has been acknowledged; its exceptions are logged."""
         if prefix.startswith(CHOICE_ACTION) or CHOICE_ACTION.startswith(prefix):
             raise ValueError(f"action prefix {prefix!r} would clash with Heard's answer buttons")
         self._action_handlers[prefix] = handler
@@ -373,6 +374,11 @@ class SlackChannel:
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], dict) else {}
         action_id = str(action.get("action_id") or "")
+        value = str(action.get("value") or "")
+        for prefix, handler in self._action_handlers.items():
+            if value.startswith(prefix):
+                self._spawn(self._run_action_handler(handler, body, action))
+                return
         if action_id.startswith(CHOICE_ACTION):
             inbound = to_inbound(body)
             if inbound is not None:

@@ -17,7 +17,7 @@ import hmac
 import logging
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -53,6 +53,8 @@ from bot.service import HIDE_CHAT
 from bot.texts import Texts
 
 log = logging.getLogger("heard.telegram")
+
+ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
@@ -98,6 +100,7 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
+        self._action_handlers: dict[str, ActionHandler] = {}
         self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
         self.webhook_port: int | None = None
@@ -275,8 +278,35 @@ class TelegramChannel:
 
     # -- handling one update ---------------------------------------------------------------
 
+    def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
+        """Call `handler(user_id, data, chat_id, message_id)` for a press on a
+        button whose data starts with `prefix`, in any chat (e.g. a duty
+        team's group acknowledging an alert), instead of the conversation."""
+        self._action_handlers[prefix] = handler
+
+    async def _run_action(self, query: Any) -> bool:
+        data = query.data or ""
+        for prefix, handler in self._action_handlers.items():
+            if data.startswith(prefix):
+                with contextlib.suppress(TelegramError):
+                    await query.answer()
+                message = query.message
+                try:
+                    await handler(
+                        str(query.from_user.id),
+                        data,
+                        str(message.chat.id) if message else "",
+                        str(message.message_id) if message else "",
+                    )
+                except Exception as exc:
+                    log.warning("a button handler failed: %s", exc.__class__.__name__)
+                return True
+        return False
+
     async def handle_update(self, update: Update) -> bool:
         """Process one update; False if it could not be stored (retry later)."""
+        if update.callback_query is not None and await self._run_action(update.callback_query):
+            return True
         inbound = to_inbound(update)
         if inbound is None or self._on_inbound is None:
             return True

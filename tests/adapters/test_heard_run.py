@@ -57,6 +57,8 @@ bot_username = "{tg.bot_username}"
 enabled = true
 base_url = "{slack.base_url}"
 port = {port}
+[safeguarding]
+alert_channel = "C0DUTY"
 """
     )
     env = {
@@ -84,8 +86,10 @@ port = {port}
     )
     try:
         tg.wait_for(lambda: tg.commands, timeout=20)
-        tg.user_sends_start(501, card["token"])
-        tg.wait_for(lambda: any("2 minutes" in (m["text"] or "") for m in tg.sent(501)), timeout=10)
+        tg.user_sends_start(987650123, card["token"])
+        tg.wait_for(
+            lambda: any("2 minutes" in (m["text"] or "") for m in tg.sent(987650123)), timeout=10
+        )
 
         client = SlackClientForTests(SIGNING_SECRET)
         url = f"http://127.0.0.1:{port}/slack/events"
@@ -94,15 +98,28 @@ port = {port}
         while time.monotonic() < deadline:
             try:
                 status, _, _ = client.post(
-                    url, event_body(dm_message_event("U777", "D777", second["code"]))
+                    url, event_body(dm_message_event("U0FAM7QX", "D0FAM7QX", second["code"]))
                 )
                 break
             except OSError:
                 time.sleep(0.2)
         assert status == 200
-        slack.wait_for_message("D777", contains="2 minutes", timeout=10)
+        slack.wait_for_message("D0FAM7QX", contains="2 minutes", timeout=10)
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert card["token"] not in err and "501" not in err and "U777" not in err
+    assert card["token"] not in err and "987650123" not in err and "U0FAM7QX" not in err
+
+
+def test_heard_run_refuses_to_start_without_a_duty_channel(tmp_path: Path) -> None:
+    cfg = tmp_path / "heard.toml"
+    cfg.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "h.db"}"\n'
+        '[telegram]\nenabled = true\ntoken_env = "NO_SUCH_TOKEN"\n'
+    )
+    env = {**os.environ, "HEARD_PSEUDONYM_SECRET": "x" * 20, "NO_SUCH_TOKEN": "1:abc"}
+    assert _cli("db", "upgrade", cfg=cfg, env=env).returncode == 0
+    result = _cli("run", cfg=cfg, env=env)
+    assert result.returncode == 2
+    assert "[safeguarding] alert_channel" in result.stderr and "Traceback" not in result.stderr

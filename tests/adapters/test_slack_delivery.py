@@ -17,7 +17,7 @@ from adapters.slack import SlackChannel
 from adapters.slack.web import SlackRefused
 from bot import texts
 from bot.app import App
-from bot.config import Config, SlackConfig
+from bot.config import Config, SafeguardingConfig, SlackConfig
 from bot.delivery import RetryAfter, TransientError, Unreachable
 from bot.errors import ConfigError
 from bot.messages import Choice, Inbound, Outbound
@@ -53,7 +53,12 @@ def service(tmp_path: Path) -> Iterator[Service]:
 def config_for(fake: FakeSlack, **slack: Any) -> Config:
     settings = {"enabled": True, "base_url": fake.base_url, "port": 0, **slack}
     settings.setdefault("max_per_channel_per_second", 0.0)
-    return Config(database_url="sqlite://", pseudonym_secret=SECRET, slack=SlackConfig(**settings))
+    return Config(
+        database_url="sqlite://",
+        pseudonym_secret=SECRET,
+        slack=SlackConfig(**settings),
+        safeguarding=SafeguardingConfig(alert_channel="C0DUTY"),
+    )
 
 
 class Recorder:

@@ -76,7 +76,8 @@ def test_heard_chat_stop_and_unsupported_input_are_kind(tmp_path: Path) -> None:
 def _config(tmp_path: Path, db_url: str) -> Path:
     cfg = tmp_path / "heard.toml"
     cfg.write_text(
-        f'[database]\nurl = "{db_url}"\n\n[privacy]\npseudonym_secret_env = "HEARD_PSEUDONYM_SECRET"\n'
+        f'[database]\nurl = "{db_url}"\n\n'
+        '[privacy]\npseudonym_secret_env = "HEARD_PSEUDONYM_SECRET"\n'
     )
     return cfg
 

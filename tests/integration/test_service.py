@@ -128,7 +128,7 @@ def test_a_restart_resumes_at_the_right_question(
 
 
 def test_typed_code_works_in_any_case_and_spacing(service: Service, clock: FakeClock) -> None:
-    _, code = _invite(service, clock, code="ABCD-3467")
+    _invite(service, clock, code="ABCD-3467")
     out = ChatFamily(service).say("abcd 3467")
     assert "four quick questions" in out
 
@@ -177,8 +177,7 @@ def test_forget_erases_every_row_about_the_family(
     with service.sessions() as s:
         for model in (Answer, FollowUp, Conversation, Contact, Respondent):
             assert s.scalars(select(model)).all() == [], model.__tablename__
-        bind = s.get_bind()
-        for table in inspect(bind).get_table_names():
+        for table in inspect(s.connection()).get_table_names():
             dump = " ".join(str(row) for row in s.execute(text(f"SELECT * FROM {table}")))
             assert pseud not in dump and "555123" not in dump, table
         assert s.scalars(select(AuditEntry.action)).all()[-1] == "erased own data"
@@ -190,8 +189,7 @@ def test_raw_chat_ids_are_kept_only_in_contacts(service: Service, clock: FakeClo
     token, _ = _invite(service, clock)
     _complete(ChatFamily(service, "987654321"), token)
     with service.sessions() as s:
-        bind = s.get_bind()
-        for table in inspect(bind).get_table_names():
+        for table in inspect(s.connection()).get_table_names():
             dump = " ".join(str(row) for row in s.execute(text(f"SELECT * FROM {table}")))
             if table == "contacts":
                 assert "987654321" in dump
