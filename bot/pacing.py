@@ -69,6 +69,12 @@ class Pacer:
                     await asyncio.sleep(slot - now)
                 self._last = slot
 
+    def pause(self, seconds: float) -> None:
+        """The platform said 429: release nothing more, to anyone, for
+        `seconds`, rather than pushing more sends into a full window."""
+        if self.interval:
+            self._last = max(self._last, self.clock() + seconds - self.interval)
+
     async def _wait_key(self, key: str) -> None:
         bucket = self._buckets.get(key)
         if bucket is None:

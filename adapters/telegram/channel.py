@@ -343,20 +343,24 @@ class TelegramChannel:
         question cannot be answered again by accident."""
         label = chosen_label(message, data)
         text = getattr(message, "text", None)
-        await self.pacer.wait(chat_id)
-        try:
-            if label and text:
-                await self.bot.edit_message_text(
-                    f"{text}\n\n✓ {label}", chat_id=chat_id, message_id=message.message_id
-                )
-            else:
-                await self.bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=message.message_id, reply_markup=None
-                )
-        except RetryAfter as exc:
-            await asyncio.sleep(_seconds(exc))
-        except TelegramError as exc:
-            log.info("could not update the pressed message: %s", exc.__class__.__name__)
+        for _ in range(3):
+            await self.pacer.wait(chat_id)
+            try:
+                if label and text:
+                    await self.bot.edit_message_text(
+                        f"{text}\n\n✓ {label}", chat_id=chat_id, message_id=message.message_id
+                    )
+                else:
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=chat_id, message_id=message.message_id, reply_markup=None
+                    )
+                return
+            except RetryAfter as exc:
+                self.pacer.pause(_seconds(exc))
+                await asyncio.sleep(_seconds(exc))
+            except TelegramError as exc:
+                log.info("could not update the pressed message: %s", exc.__class__.__name__)
+                return
 
     async def hide_chat(self, chat_id: str) -> int:
         """Delete the messages of this chat that Heard remembers (newest first);
@@ -404,6 +408,7 @@ class TelegramChannel:
                 self._recent[chat_id].append(message.message_id)
                 return str(message.message_id)
             except RetryAfter as exc:
+                self.pacer.pause(_seconds(exc))
                 await asyncio.sleep(_seconds(exc))
             except Forbidden as exc:
                 await self._unreachable(chat_id)
