@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 SAFETY = 0.97
@@ -46,8 +46,10 @@ class Pacer:
         burst: int = 1,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         safety: float = SAFETY,
     ) -> None:
+        self.sleep = sleep
         self.interval = 1.0 / (overall_rate * safety) if overall_rate > 0 else 0.0
         self.tolerance = min(TOLERANCE, self.interval / 4)
         self.key_rate = per_key_rate * safety if per_key_rate > 0 else 0.0
@@ -66,7 +68,7 @@ class Pacer:
                 now = self.clock()
                 slot = max(self._last + self.interval, now - self.tolerance)
                 if slot > now:
-                    await asyncio.sleep(slot - now)
+                    await self.sleep(slot - now)
                 self._last = slot
 
     def pause(self, seconds: float) -> None:
@@ -86,10 +88,10 @@ class Pacer:
                     float(self.burst), bucket.tokens + (now - bucket.updated) * self.key_rate
                 )
                 bucket.updated = now
-                if bucket.tokens >= 1.0:
-                    bucket.tokens -= 1.0
+                if bucket.tokens >= 1.0 - 1e-9:
+                    bucket.tokens = max(0.0, bucket.tokens - 1.0)
                     break
-                await asyncio.sleep((1.0 - bucket.tokens) / self.key_rate)
+                await self.sleep(max(0.001, (1.0 - bucket.tokens) / self.key_rate))
         if len(self._buckets) > 10_000:
             self._forget_full_buckets()
 
