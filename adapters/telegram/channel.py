@@ -17,7 +17,7 @@ import hmac
 import logging
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -58,6 +58,8 @@ ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
+STOP_GRACE = 10.0
+"""Seconds a clean stop waits for replies still being sent."""
 CHATS_AT_ONCE = 4
 """Chats of one getUpdates batch handled at the same time. More does not go
 faster: the HTTP client's cost per call grows with the calls in flight, and a
@@ -100,6 +102,8 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._reply_tail: dict[str, asyncio.Future[None]] = {}
         self._action_handlers: dict[str, ActionHandler] = {}
         self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
@@ -156,6 +160,8 @@ class TelegramChannel:
         if self._poller is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=STOP_GRACE)
         if self._runner is not None:
             await self._runner.cleanup()
         if self.application is not None:
@@ -230,7 +236,12 @@ class TelegramChannel:
         async def run_chat(items: list[Update]) -> None:
             async with self._chats_at_once:
                 for n, update in enumerate(items):
-                    if not await self.handle_update(update):
+                    stored, deliver = await self.store_update(update)
+                    if deliver is not None:
+                        task = asyncio.create_task(deliver)
+                        self._deliveries.add(task)
+                        task.add_done_callback(self._deliveries.discard)
+                    if not stored:
                         failed.extend(u.update_id for u in items[n:])
                         return
 
@@ -304,12 +315,24 @@ class TelegramChannel:
         return False
 
     async def handle_update(self, update: Update) -> bool:
-        """Process one update; False if it could not be stored (retry later)."""
+        """Process one update and send its replies; False if it could not be
+        stored (retry later)."""
+        stored, deliver = await self.store_update(update)
+        if deliver is not None:
+            await deliver
+        return stored
+
+    async def store_update(self, update: Update) -> tuple[bool, Coroutine[Any, Any, None] | None]:
+        """Store one update; return whether it was stored and the coroutine
+        that sends its replies (in order with the chat's earlier replies).
+        Polling moves its offset as soon as updates are stored and sends the
+        replies meanwhile, so a slow, paced reply never holds up the next
+        getUpdates."""
         if update.callback_query is not None and await self._run_action(update.callback_query):
-            return True
+            return True, None
         inbound = to_inbound(update)
         if inbound is None or self._on_inbound is None:
-            return True
+            return True, None
         query = update.callback_query
         if query is not None:
             with contextlib.suppress(TelegramError):
@@ -320,23 +343,50 @@ class TelegramChannel:
             replies = await self._on_inbound(inbound)
         except StorageError:
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
-            return False
+            return False, None
         except Exception:
             log.exception("error while handling a Telegram update")
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
-            return True
-        if query is not None and query.message is not None:
-            await self._settle_keyboard(inbound.chat_id, query.message, query.data or "")
-        for out in replies:
-            if out.meta.get("action") == HIDE_CHAT:
-                await self.hide_chat(out.chat_id)
-                continue
-            try:
-                await self.send(out)
-            except DeliveryError as exc:
-                log.warning("reply not delivered: %s", exc.__class__.__name__)
-                break
-        return True
+            return True, None
+        pressed = query.message if query is not None else None
+        turn, previous = self._chat_turn(inbound.chat_id)
+        return True, self._deliver(inbound.chat_id, turn, previous, pressed, query, replies)
+
+    def _chat_turn(self, chat_id: str) -> tuple[asyncio.Future[None], asyncio.Future[None] | None]:
+        """A place in this chat's reply queue, taken now, so replies go out in
+        the order their updates were stored: (mine, the one to wait for)."""
+        previous = self._reply_tail.get(chat_id)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reply_tail[chat_id] = mine
+        return mine, previous
+
+    async def _deliver(
+        self,
+        chat_id: str,
+        turn: asyncio.Future[None],
+        previous: asyncio.Future[None] | None,
+        pressed: Any,
+        query: Any,
+        replies: list[Outbound],
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            if pressed is not None:
+                await self._settle_keyboard(chat_id, pressed, query.data or "")
+            for out in replies:
+                if out.meta.get("action") == HIDE_CHAT:
+                    await self.hide_chat(out.chat_id)
+                    continue
+                try:
+                    await self.send(out)
+                except DeliveryError as exc:
+                    log.warning("reply not delivered: %s", exc.__class__.__name__)
+                    break
+        finally:
+            turn.set_result(None)
+            if self._reply_tail.get(chat_id) is turn:
+                del self._reply_tail[chat_id]
 
     async def _settle_keyboard(self, chat_id: str, message: Any, data: str) -> None:
         """Show which button was pressed and take the keyboard away, so an old
