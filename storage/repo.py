@@ -463,14 +463,20 @@ def respondents_with_closed_case(session: Session, ids: Collection[int]) -> set[
     return set(session.scalars(stmt))
 
 
-def followup_counts(session: Session) -> list[tuple[str, str, int]]:
-    """(kind, status, count) for every follow-up, for administrators."""
+def _kind_status_counts(
+    session: Session, model: type[FollowUp] | type[OutboxMessage]
+) -> list[tuple[str, str, int]]:
     stmt = (
-        select(FollowUp.kind, FollowUp.status, func.count())
-        .group_by(FollowUp.kind, FollowUp.status)
-        .order_by(FollowUp.kind, FollowUp.status)
+        select(model.kind, model.status, func.count())
+        .group_by(model.kind, model.status)
+        .order_by(model.kind, model.status)
     )
     return [(k, st, int(n)) for k, st, n in session.execute(stmt)]
+
+
+def followup_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(kind, status, count) for every follow-up, for administrators."""
+    return _kind_status_counts(session, FollowUp)
 
 
 def next_followup_due(session: Session) -> datetime | None:
@@ -772,12 +778,7 @@ def prune_outbox(session: Session, before: datetime) -> int:
 
 def outbox_counts(session: Session) -> list[tuple[str, str, int]]:
     """(kind, status, count) for every outbox row, for administrators."""
-    stmt = (
-        select(OutboxMessage.kind, OutboxMessage.status, func.count())
-        .group_by(OutboxMessage.kind, OutboxMessage.status)
-        .order_by(OutboxMessage.kind, OutboxMessage.status)
-    )
-    return [(k, st, int(n)) for k, st, n in session.execute(stmt)]
+    return _kind_status_counts(session, OutboxMessage)
 
 
 def next_outbound_due(session: Session) -> datetime | None:
