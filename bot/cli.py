@@ -327,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("HEARD_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO, and Telegram's URLs hold the bot token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except HeardError as exc:

@@ -12,10 +12,11 @@ How time moves a conversation on:
   `FollowUps.sweep` on a database worker thread. In one transaction per batch
   of up to 200 it claims due rows (`FOR UPDATE SKIP LOCKED` and a lease on
   PostgreSQL; a family whose own message is being handled that instant is
-  left for the next sweep), runs `Service.follow_up` for each (which says nothing to a
-  family that stopped, declined, blocked the bot or was forgotten), queues the
-  replies in the outbox and marks the follow-up done. A follow-up and its
-  messages are committed together or not at all.
+  left for the next sweep), runs `Service.follow_up` for each (which says
+  nothing to a family that stopped, declined, blocked the bot or was
+  forgotten), queues the replies in the outbox and marks the follow-up done.
+  A follow-up and its messages are committed together or not at all. Each
+  sweep tops the outbox up to a few seconds of sending, no more.
 - `bot.outbox.Sender` drains the outbox at each platform's pace.
 
 Quiet hours (`[schedule] quiet_hours`, in `[schedule] timezone`, daylight
@@ -44,6 +45,7 @@ longer be redeemed; a family who is given a new invite starts a new case.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -189,9 +191,10 @@ class FollowUps:
         self.batch = batch
         self.max_batches = max_batches
 
-    def sweep(self, *, budget: float | None = None) -> SweepResult:
+    def sweep(self, *, budget: float | None = None, max_messages: int | None = None) -> SweepResult:
         """Process due follow-ups, batch by batch, until none are left, or
-        `max_batches` or `budget` seconds are used up (the next sweep goes on)."""
+        `max_batches`, `budget` seconds or `max_messages` queued are used up
+        (the next sweep goes on)."""
         result = SweepResult()
         started = time.monotonic()
         for _ in range(self.max_batches):
@@ -202,6 +205,8 @@ class FollowUps:
             if self._batch(now, result) < self.batch:
                 break
             if budget is not None and time.monotonic() - started > budget:
+                break
+            if max_messages is not None and result.messages >= max_messages:
                 break
         return result
 
@@ -345,7 +350,7 @@ def _table(title: str, statuses: tuple[str, ...], counts: list[tuple[str, str, i
     cell = {(k, s): n for k, s, n in counts}
     extra = sorted({s for _, s, _ in counts} - set(statuses))
     columns = (*statuses, *extra)
-    width = max([len(title), *(len(k) + 2 for k in kinds)])
+    width = max([14, len(title), *(len(k) + 2 for k in kinds)])
     lines = [title.ljust(width) + "".join(f"{c:>11}" for c in columns)]
     for kind in kinds:
         lines.append(
@@ -383,7 +388,7 @@ def report(session: Session, schedule: ScheduleConfig, now: datetime) -> str:
     state = "not quiet now"
     if quiet.contains(now):
         state = f"quiet now, until {_when(quiet.ends_after(now), quiet.zone)}"
-    lines.append(f"Quiet hours: {quiet.describe()} ({state})")
+    lines.append(f"Quiet hours: {quiet.describe()}; {state}")
     return "\n".join(lines)
 
 
@@ -434,18 +439,38 @@ class FollowUpRunner:
             idle_poll=schedule.sweep_every.total_seconds(),
         )
         self._last_prune = -PRUNE_EVERY
+        self.backlog = 4 * self.sender.max_in_flight
+        """Messages ready to send beyond which a sweep waits for the next tick."""
 
     def held_kinds(self, now: datetime) -> Collection[str]:
         return QUIET_KINDS if self.quiet.contains(now) else ()
 
     async def tick(self) -> None:
-        """One sweep (on a database thread), then wake the sender."""
+        """One sweep (on a database thread), then wake the sender.
+
+        The sweep tops the outbox up to `backlog` messages ready to send and
+        no further: a few seconds of sending. Queuing thousands at once would
+        gain nothing, and the sweep's work would compete with sending for the
+        process's time just when the most is waiting."""
         loop = asyncio.get_running_loop()
         budget = self.schedule.sweep_every.total_seconds() / 2
+        platforms = tuple(self.sender.channels)
+
+        def sweep() -> SweepResult:
+            with self.sessions() as session:
+                ready = repo.count_sendable(
+                    session,
+                    now=self.clock(),
+                    platforms=platforms,
+                    held_kinds=tuple(self.held_kinds(self.clock())),
+                    cap=self.backlog,
+                )
+            if ready >= self.backlog:
+                return SweepResult()
+            return self.followups.sweep(budget=budget, max_messages=self.backlog - ready)
+
         try:
-            result = await loop.run_in_executor(
-                self.executor, lambda: self.followups.sweep(budget=budget)
-            )
+            result = await loop.run_in_executor(self.executor, sweep)
             if time.monotonic() - self._last_prune > PRUNE_EVERY:
                 await loop.run_in_executor(self.executor, self._prune)
                 self._last_prune = time.monotonic()
@@ -495,6 +520,10 @@ class FollowUpRunner:
         executors = logging.getLogger("apscheduler.executors.default")
         if executors.level == logging.NOTSET:
             executors.setLevel(logging.WARNING)
+        # Everything alive now (modules, the app, the channels) lives as long
+        # as the process: keep it out of the collector's full passes, which
+        # would otherwise pause sending long enough to bunch messages up.
+        gc.freeze()
         scheduler = self.scheduler()
         scheduler.start()
         log.info(

@@ -599,6 +599,27 @@ def enqueue_outbound_rows(session: Session, rows: Sequence[dict[str, Any]]) -> N
         session.connection().execute(insert(_table(OutboxMessage)), list(rows))
 
 
+def count_sendable(
+    session: Session,
+    *,
+    now: datetime,
+    platforms: Collection[str],
+    held_kinds: Collection[str] = (),
+    cap: int,
+) -> int:
+    """How many outbox messages on `platforms` could go now (counting at most
+    `cap`, so the answer stays cheap however long the queue)."""
+    if not platforms:
+        return 0
+    o = _table(OutboxMessage)
+    pick = select(o.c.id).where(
+        o.c.status == "pending", o.c.next_attempt_at <= now, o.c.platform.in_(platforms)
+    )
+    if held_kinds:
+        pick = pick.where(o.c.kind.not_in(held_kinds))
+    return int(session.scalar(select(func.count()).select_from(pick.limit(cap).subquery())) or 0)
+
+
 def claim_outbound(
     session: Session,
     *,

@@ -110,6 +110,7 @@ alert_channel = "C0DUTY"
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert card["token"] not in err and "987650123" not in err and "U0FAM7QX" not in err
+    assert tg.token not in err and slack.bot_token not in err
 
 
 def test_heard_run_refuses_to_start_without_a_duty_channel(tmp_path: Path) -> None:

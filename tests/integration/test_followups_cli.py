@@ -54,7 +54,7 @@ def test_followups_shows_counts_and_next_due_without_personal_data(
     assert lines[0].split() == ["Follow-ups", "pending", "claimed", "done", "cancelled"]
     assert lines[1].split() == ["checkin", "3", "0", "0", "0"]
     assert "next due: 2026-03-02 10:00 UTC (10:00 Europe/London)" in out
-    assert "Outbox" in out and "Quiet hours: 20:00-09:00 Europe/London" in out
+    assert "Outbox" in out and "Quiet hours: 20:00-09:00 Europe/London; " in out
     for chat in chats:
         assert chat not in out
 
