@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from bot.errors import StorageError
-from bot.messages import Choice, Inbound, InboundKind, Outbound
-from bot.service import HIDE_CHAT
+from bot.core.errors import StorageError
+from bot.core.messages import Choice, Inbound, InboundKind, Outbound
 
 PLATFORM = "console"
 UNSUPPORTED = {"[sticker]": "sticker", "[voice]": "voice", "[photo]": "photo", "[file]": "file"}
@@ -44,6 +43,8 @@ def to_inbound(line: str, choices: tuple[Choice, ...], chat_id: str, key: str) -
 class ConsoleChat:
     """Drives one conversation from lines of input."""
 
+    platform = PLATFORM
+
     def __init__(
         self,
         handle: Callable[[Inbound], list[Outbound]],
@@ -66,7 +67,7 @@ class ConsoleChat:
             print(f"Heard: {SORRY}", file=self.output, flush=True)
             return
         for out in replies:
-            if out.meta.get("action") == HIDE_CHAT:
+            if out.hide_chat:
                 print("(Heard deletes its messages here on Telegram.)", file=self.output)
                 continue
             print(render(out), file=self.output, flush=True)

@@ -17,11 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot import questions, texts
-from bot.messages import Inbound, InboundKind
-from bot.service import Service
+from bot.core import questions, texts
+from bot.core.messages import Inbound, InboundKind
+from bot.service.conversation import Conversations
 from storage import db, repo
 from storage.models import Invite
+from storage.unit import Store
 
 SECRET = b"bench-secret-0123456789abcdef"
 
@@ -31,7 +32,7 @@ def heard_rate(folder: Path, families: int) -> tuple[float, int]:
     db.upgrade(eng)
     sessions = db.session_factory(eng)
     now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-    service = Service(sessions, secret=SECRET, texts=texts.load(), clock=lambda: now)
+    service = Conversations(Store(eng), secret=SECRET, texts=texts.load(), clock=lambda: now)
     adult = questions.get("adult")
     with sessions.begin() as s:
         team = repo.add_team(s, "Bench", now)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.safeguarding import Detector  # noqa: E402
+from bot.core.safeguarding import Detector  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "safeguarding_labelled.csv"
 

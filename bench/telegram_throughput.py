@@ -100,7 +100,7 @@ def verdict(ok: bool) -> str:
 
 
 def heard_plan() -> list[Move]:
-    from bot import questions
+    from bot.core import questions
 
     moves = [Move("start"), Move("tap", label="Yes, let's start")]
     for q in questions.get("adult").questions:
@@ -174,7 +174,8 @@ def drive_bot(
 
 def prepare_heard(db_path: Path, families: int, bot_username: str) -> list[str]:
     """A fresh, migrated database with one team, one worker and an invite per family."""
-    from bot import admin, texts
+    from bot.core import texts
+    from bot.service import admin
     from storage import db
 
     eng = db.make_engine(f"sqlite:///{db_path}")

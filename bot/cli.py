@@ -16,15 +16,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bot import admin, texts
-from bot.app import App, build
 from bot.config import Config, load
-from bot.durations import parse_duration
-from bot.engine import Phase, State
-from bot.errors import HeardError
-from bot.invites import write_qr
-from bot.privacy import pseudonym
-from storage import db, repo
+from bot.core.durations import parse_duration
+from bot.core.engine import Phase, State
+from bot.core.errors import HeardError
+from bot.core.invites import qr_png
+from bot.core.privacy import pseudonym
+from bot.runtime.app import App, build
+from bot.runtime.registry import console_chat
 
 log = logging.getLogger("heard")
 
@@ -40,8 +39,8 @@ def _app(args: argparse.Namespace, *, upgrade: bool = False) -> App:
         config = Config(**{**_fields(config), "database_url": args.db})
     app = build(config)
     if upgrade:
-        db.upgrade(app.engine)
-    elif not db.is_current(app.engine):
+        app.store.upgrade()
+    elif not app.store.is_current():
         app.close()
         raise HeardError("the database schema is not up to date; run: heard db upgrade")
     return app
@@ -67,37 +66,30 @@ def _lines(interactive: bool) -> Iterator[str]:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from adapters.console import PLATFORM, ConsoleChat
-
     app = _app(args, upgrade=True)
     chat_id = args.as_user or f"local-{getpass.getuser()}"
-    chat = ConsoleChat(app.service.handle, chat_id, sys.stdout)
+    chat = console_chat(app.conversation.handle, chat_id, sys.stdout)
     interactive = sys.stdin.isatty()
     if interactive:
         print("Heard, in your terminal. Type a number to tap a button. Ctrl-D to leave.\n")
     if args.code:
         chat.run([args.code])
     else:
-        now = app.service.clock()
-        with app.sessions.begin() as session:
-            row = repo.respondent_with_state(
-                session, pseudonym(app.config.pseudonym_secret, PLATFORM, chat_id)
-            )
-            state = State.from_dict(row.state) if row and row.state else State()
-            resumable = state.phase in (Phase.CONSENT, Phase.ASKING, Phase.STOPPED)
-            card = None
-            if not resumable:
-                card, _ = admin.demo_invite(
-                    session,
-                    now,
-                    set_id=args.set or app.config.default_set,
-                    locale=args.lang or app.config.default_locale,
-                    texts=texts.load(),
-                )
-        chat.start(card.token if card else "")
+        token = app.staff.chat_token(
+            pseudonym(app.config.pseudonym_secret, chat.platform, chat_id),
+            set_id=args.set or app.config.default_set,
+            locale=args.lang or app.config.default_locale,
+            resumable=_resumable,
+        )
+        chat.start(token)
     chat.run(_lines(interactive))
     app.close()
     return 0
+
+
+def _resumable(stored: dict[str, object] | None) -> bool:
+    state = State.from_dict(stored) if stored else State()
+    return state.phase in (Phase.CONSENT, Phase.ASKING, Phase.STOPPED)
 
 
 # -- administration ---------------------------------------------------------------------
@@ -112,36 +104,29 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_team_add(args: argparse.Namespace) -> int:
     app = _app(args)
-    with app.sessions.begin() as session:
-        team = admin.add_team(session, args.name, app.service.clock())
-        print(f"team {team.id}: {team.name}")
+    team_id, name = app.staff.add_team(args.name)
+    print(f"team {team_id}: {name}")
     return 0
 
 
 def cmd_team_list(args: argparse.Namespace) -> int:
     app = _app(args)
-    with app.sessions.begin() as session:
-        for team in repo.list_teams(session):
-            print(f"{team.id}\t{team.name}")
+    for team_id, name in app.staff.list_teams():
+        print(f"{team_id}\t{name}")
     return 0
 
 
 def cmd_worker_add(args: argparse.Namespace) -> int:
     app = _app(args)
-    with app.sessions.begin() as session:
-        worker = admin.add_worker(
-            session, args.team, args.name, args.slack_user, app.service.clock()
-        )
-        print(f"worker {worker.id}: {worker.name} ({args.team})")
+    worker_id, name = app.staff.add_worker(args.team, args.name, args.slack_user)
+    print(f"worker {worker_id}: {name} ({args.team})")
     return 0
 
 
 def cmd_worker_list(args: argparse.Namespace) -> int:
     app = _app(args)
-    with app.sessions.begin() as session:
-        for worker, team in repo.list_workers(session):
-            slack = worker.slack_user_id or "-"
-            print(f"{worker.id}\t{worker.name}\t{team.name}\t{slack}")
+    for worker in app.staff.list_workers():
+        print(f"{worker.id}\t{worker.name}\t{worker.team}\t{worker.slack_user or '-'}")
     return 0
 
 
@@ -156,23 +141,11 @@ def cmd_invite(args: argparse.Namespace) -> int:
             raise HeardError(f"--valid-for: {exc}") from None
     set_id = args.set or config.default_set
     locale = args.lang or config.default_locale
-    now = app.service.clock()
-    with app.sessions.begin() as session:
-        worker = admin.find_worker(session, args.worker)
-        card, invite = admin.create_invite(
-            session,
-            worker,
-            set_id=set_id,
-            locale=locale,
-            now=now,
-            valid_for=valid_for,
-            bot_username=config.telegram.bot_username,
-            texts=texts.load(),
-        )
-        worker_name = worker.name
+    made = app.staff.make_invite(args.worker, set_id=set_id, locale=locale, valid_for=valid_for)
+    card, worker_name = made.card, made.worker_name
     if args.qr:
         try:
-            write_qr(card.link, Path(args.qr))
+            _write_qr(card.link, Path(args.qr))
         except OSError as exc:
             raise HeardError(f"--qr: cannot write {args.qr} ({exc.strerror})") from None
     if args.json:
@@ -180,7 +153,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
             **card.as_json(),
             "set": set_id,
             "lang": locale,
-            "expires_at": invite.expires_at.isoformat(),
+            "expires_at": made.expires_at.isoformat(),
         }
         if args.qr:
             payload["qr"] = str(args.qr)
@@ -190,14 +163,19 @@ def cmd_invite(args: argparse.Namespace) -> int:
         print(f"Code:    {card.code}")
         print(f"Link:    {card.link}")
         print(f"Token:   {card.token}")
-        print(f"Expires: {invite.expires_at:%Y-%m-%d %H:%M} UTC")
+        print(f"Expires: {made.expires_at:%Y-%m-%d %H:%M} UTC")
         if args.qr:
             print(f"QR code: {args.qr}")
     return 0
 
 
+def _write_qr(link: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(qr_png(link))
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
-    from bot.plain_language import lint_files
+    from bot.core.plain_language import lint_files  # textstat is slow to import
 
     lines, code = lint_files([Path(p) for p in args.files])
     for line in lines:
@@ -206,27 +184,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_followups(args: argparse.Namespace) -> int:
-    from bot.scheduler import report
-
     app = _app(args)
-    with app.sessions() as session:
-        print(report(session, app.config.schedule, app.service.clock()))
+    print(app.staff.followups_report())
     app.close()
     return 0
 
 
 def cmd_case_close(args: argparse.Namespace) -> int:
-    from bot.scheduler import close_cases
-
     app = _app(args)
-    with app.sessions.begin() as session:
-        closure = close_cases(
-            session,
-            now=app.service.clock(),
-            code=args.code,
-            invite_id=args.invite_id,
-            worker=args.worker,
-        )
+    closure = app.staff.close_cases(code=args.code, invite_id=args.invite_id, worker=args.worker)
     app.close()
     print(
         f"closed {closure.cases} case(s); cancelled {closure.followups_cancelled} "
@@ -236,7 +202,7 @@ def cmd_case_close(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.runner import run
+    from bot.runtime.run import run  # the platform libraries are slow to import
 
     app = _app(args)
     return run(app)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.durations import parse_duration, parse_window
-from bot.errors import ConfigError
+from bot.core.durations import parse_duration, parse_window
+from bot.core.errors import ConfigError
+from bot.core.quiet_hours import QuietHours
 
 DEFAULT_DATA_DIR = Path("heard-data")
 MIN_K = 3
@@ -77,6 +78,9 @@ class ScheduleConfig:
     timezone: str = "Europe/London"
     sweep_every: timedelta = timedelta(seconds=5)
     lease: timedelta = timedelta(minutes=2)
+
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_start, self.quiet_end, ZoneInfo(self.timezone))
 
 
 @dataclass(frozen=True, slots=True)

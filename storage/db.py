@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import StorageError
+from bot.core.errors import StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

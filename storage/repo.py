@@ -27,8 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.core.errors import ConflictError
 from storage.models import (
     Answer,
     AuditEntry,
@@ -128,11 +130,16 @@ def list_teams(session: Session) -> Sequence[Team]:
 def add_worker(
     session: Session, team: Team, name: str, slack_user_id: str | None, now: datetime
 ) -> Worker:
+    """Raises ConflictError when the team already has a worker of that name."""
     worker = Worker(
         team_id=team.id, name=name, slack_user_id=slack_user_id, active=True, created_at=now
     )
-    session.add(worker)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(worker)
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"team {team.name!r} already has a worker called {name!r}") from None
     return worker
 
 
@@ -160,10 +167,16 @@ def list_workers(session: Session) -> Sequence[tuple[Worker, Team]]:
     return [(w, t) for w, t in rows]
 
 
-def add_invite(session: Session, invite: Invite) -> Invite:
-    session.add(invite)
-    session.flush()
-    return invite
+def add_invite(session: Session, invite: Invite) -> bool:
+    """Store a new invite; False (and nothing stored) when its token or code
+    is taken already."""
+    try:
+        with session.begin_nested():
+            session.add(invite)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def invite_by_token(session: Session, token: str) -> Invite | None:
@@ -869,3 +882,98 @@ def close_cases(session: Session, invite_ids: Collection[int], now: datetime) ->
         session.execute(delete(Contact).where(Contact.respondent_id.in_(families)))
     )
     return CaseClosure(closed, cancelled, contacts)
+
+
+# -- safeguarding alerts ------------------------------------------------------------
+
+
+def add_alert(session: Session, **values: Any) -> SafeguardingAlert:
+    alert = SafeguardingAlert(status="open", sends=0, **values)
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def alert_by_id(session: Session, alert_id: int) -> SafeguardingAlert | None:
+    return session.get(SafeguardingAlert, alert_id)
+
+
+def alert_case(session: Session, alert: SafeguardingAlert) -> tuple[str | None, ...]:
+    """(team name, worker name, invite code) of the alert's case, each None
+    when the alert has no such link and "?" when the link points nowhere."""
+    team = worker = code = None
+    if alert.team_id is not None:
+        t = session.get(Team, alert.team_id)
+        team = t.name if t else "?"
+    if alert.worker_id is not None:
+        w = session.get(Worker, alert.worker_id)
+        worker = w.name if w else "?"
+    if alert.invite_id is not None:
+        i = session.get(Invite, alert.invite_id)
+        code = i.code if i else "?"
+    return team, worker, code
+
+
+def worker_slack_user(session: Session, worker_id: int) -> str | None:
+    worker = session.get(Worker, worker_id)
+    return worker.slack_user_id if worker else None
+
+
+def alert_sent(session: Session, alert: SafeguardingAlert, now: datetime) -> None:
+    alert.sends += 1
+    alert.last_sent_at = now
+
+
+def acknowledge_alert(session: Session, alert: SafeguardingAlert, who: str, now: datetime) -> bool:
+    """Mark acknowledged; False when it already was."""
+    if alert.status == "acknowledged":
+        return False
+    alert.status = "acknowledged"
+    alert.acknowledged_by = who
+    alert.acknowledged_at = now
+    return True
+
+
+def alerts_to_chase(session: Session, sent_before: datetime, limit: int = 100) -> list[Any]:
+    """Open alerts last sent at or before `sent_before`, locked for this
+    transaction (other processes skip them)."""
+    return list(
+        session.scalars(
+            select(SafeguardingAlert)
+            .where(
+                SafeguardingAlert.status == "open",
+                SafeguardingAlert.last_sent_at <= sent_before,
+            )
+            .order_by(SafeguardingAlert.id)
+            .with_for_update(skip_locked=True)
+            .limit(limit)
+        ).all()
+    )
+
+
+def alert_delivered(session: Session, alert_id: int, message_id: str, now: datetime) -> None:
+    session.execute(
+        update(SafeguardingAlert)
+        .where(SafeguardingAlert.id == alert_id, SafeguardingAlert.delivered_at.is_(None))
+        .values(delivered_at=now, message_ref=message_id)
+    )
+
+
+# -- respondents, by id ---------------------------------------------------------------
+
+
+def lock_respondent(session: Session, pseudonym: str) -> None:
+    """Serialise concurrent messages from one chat. PostgreSQL takes a row
+    lock; SQLite's BEGIN IMMEDIATE already serialises every writer."""
+    if _is_postgres(session):
+        session.execute(
+            select(Respondent.id).where(Respondent.pseudonym == pseudonym).with_for_update()
+        )
+
+
+def respondent_by_id(session: Session, respondent_id: int) -> Respondent | None:
+    return session.get(Respondent, respondent_id)
+
+
+def invite_by_id(session: Session, invite_id: int) -> Invite | None:
+    return session.get(Invite, invite_id)

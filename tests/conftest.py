@@ -23,10 +23,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot import texts
-from bot.engine import Policy
-from bot.service import AlertContext, Service
+from bot.core import texts
+from bot.core.engine import Policy
+from bot.service.alerts import AlertContext
+from bot.service.conversation import Conversations
 from storage import db
+from storage.unit import Store
 
 # -- no network beyond loopback -------------------------------------------------
 
@@ -164,10 +166,12 @@ def alerts() -> Alerts:
 
 
 @pytest.fixture
-def make_service(db_url: str, clock: FakeClock, alerts: Alerts) -> Iterator[Callable[..., Service]]:
+def make_service(
+    db_url: str, clock: FakeClock, alerts: Alerts
+) -> Iterator[Callable[..., Conversations]]:
     engines: list[Any] = []
 
-    def factory(**overrides: Any) -> Service:
+    def factory(**overrides: Any) -> Conversations:
         eng = db.make_engine(db_url)
         engines.append(eng)
         kwargs: dict[str, Any] = {
@@ -178,7 +182,7 @@ def make_service(db_url: str, clock: FakeClock, alerts: Alerts) -> Iterator[Call
             "alert_sink": alerts,
         }
         kwargs.update(overrides)
-        return Service(db.session_factory(eng), **kwargs)
+        return Conversations(Store(eng), **kwargs)
 
     yield factory
     for eng in engines:

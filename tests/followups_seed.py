@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import questions
-from bot.engine import Phase, State
-from bot.privacy import pseudonym
+from bot.core import questions
+from bot.core.engine import Phase, State
+from bot.core.privacy import pseudonym
 from storage import repo
 from storage.models import Invite
 
@@ -54,20 +54,18 @@ def seed_due_checkins(
         worker = found[0] if found else repo.add_worker(s, team, "Seeded worker", None, now)
         for n in range(count):
             chat = str(first_chat + n)
-            invite = repo.add_invite(
-                s,
-                Invite(
-                    token=f"{tag}-{n}",
-                    code=f"{tag.upper()}{n:08d}"[:16],
-                    team_id=team.id,
-                    worker_id=worker.id,
-                    set_id=set_id,
-                    locale="en",
-                    created_at=now - timedelta(weeks=7),
-                    expires_at=now + timedelta(days=30),
-                    used_at=now - timedelta(weeks=7),
-                ),
+            invite = Invite(
+                token=f"{tag}-{n}",
+                code=f"{tag.upper()}{n:08d}"[:16],
+                team_id=team.id,
+                worker_id=worker.id,
+                set_id=set_id,
+                locale="en",
+                created_at=now - timedelta(weeks=7),
+                expires_at=now + timedelta(days=30),
+                used_at=now - timedelta(weeks=7),
             )
+            assert repo.add_invite(s, invite)
             rid = repo.create_respondent(
                 s,
                 pseudonym=pseudonym(secret, platform, chat),

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Inbound, InboundKind, Outbound
-from bot.questions import Questionnaire, load_file
-from bot.service import Service
+from bot.config import Config
+from bot.core.messages import Inbound, InboundKind, Outbound
+from bot.core.questions import Questionnaire, load_file
+from bot.runtime.app import App
+from bot.service.alerts import Alerts
+from bot.service.conversation import Conversations
+from bot.service.staff import Staff
 from storage import repo
 from storage.models import Invite
 
@@ -35,25 +39,26 @@ def make_invite(
     t = repo.team_by_name(session, team) or repo.add_team(session, team, now)
     found = [w for w in repo.find_workers(session, worker) if w.team_id == t.id]
     w = found[0] if found else repo.add_worker(session, t, worker, None, now)
-    return repo.add_invite(
-        session,
-        Invite(
-            token=token or f"tok{n:06d}",
-            code=code or f"CODE-{n:04d}",
-            team_id=t.id,
-            worker_id=w.id,
-            set_id=set_id,
-            locale=locale,
-            created_at=now,
-            expires_at=now + valid_for,
-        ),
+    invite = Invite(
+        token=token or f"tok{n:06d}",
+        code=code or f"CODE-{n:04d}",
+        team_id=t.id,
+        worker_id=w.id,
+        set_id=set_id,
+        locale=locale,
+        created_at=now,
+        expires_at=now + valid_for,
     )
+    assert repo.add_invite(session, invite), "invite token or code taken"
+    return invite
 
 
 class ChatFamily:
     """A family in one chat, talking to the service."""
 
-    def __init__(self, service: Service, chat_id: str = "1001", platform: str = "test") -> None:
+    def __init__(
+        self, service: Conversations, chat_id: str = "1001", platform: str = "test"
+    ) -> None:
         self.service = service
         self.chat_id = chat_id
         self.platform = platform
@@ -83,3 +88,13 @@ class ChatFamily:
 
 def tiny_sets() -> dict[str, Questionnaire]:
     return {"tiny": TINY}
+
+
+def staff_of(service: Conversations, config: Config) -> Staff:
+    """The staff use cases over the same database as `service`."""
+    return Staff(service, config)
+
+
+def app_of(service: Conversations, config: Config) -> App:
+    """An `App` around an existing service (for tests that build channels)."""
+    return App(config, service.store, service, Alerts(config.safeguarding))

@@ -2,7 +2,15 @@
 cards with `/heard invite`, and the rest of Heard can `deliver` to people and
 channels. See docs/slack.md for setting up the Slack app."""
 
-from adapters.slack.channel import ActionHandler, SlackChannel
+from adapters.slack.channel import SlackChannel
 from adapters.slack.convert import PLATFORM, render, to_inbound
+from bot.config import Config
+from bot.service.ports import StaffDesk
 
-__all__ = ["PLATFORM", "ActionHandler", "SlackChannel", "render", "to_inbound"]
+
+def channel_from_config(config: Config, staff: StaffDesk) -> SlackChannel:
+    """The runtime registry's entry point."""
+    return SlackChannel.from_config(config, staff)
+
+
+__all__ = ["PLATFORM", "SlackChannel", "channel_from_config", "render", "to_inbound"]

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import re
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -40,7 +40,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import texts as say
-from adapters.slack.commands import Action, Command, Made, Problem, Refused, WorkerDesk, parse
+from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse
 from adapters.slack.convert import (
     CHOICE_ACTION,
     PLATFORM,
@@ -54,20 +54,26 @@ from adapters.slack.convert import (
 )
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
-from bot.delivery import DeliveryError, InboundHandler, Unreachable, UnreachableHandler
-from bot.errors import ConfigError, HeardError, StorageError
-from bot.invites import qr_png
-from bot.messages import Inbound, Outbound
-from bot.service import Service
+from bot.core.errors import ConfigError, HeardError, StorageError
+from bot.core.invites import qr_png
+from bot.core.messages import Inbound, Outbound
+from bot.service.ports import (
+    ActionHandler,
+    DeliveryError,
+    InboundHandler,
+    InviteProblem,
+    NotAWorker,
+    StaffDesk,
+    Unreachable,
+    UnreachableHandler,
+)
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    from bot.app import App
 
 log = logging.getLogger("heard.slack")
 
-ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
 """`async fn(user_id, value, channel_id, message_ts)` for a button Heard
 posted outside the family conversation (e.g. "acknowledge alert")."""
 
@@ -90,14 +96,14 @@ def _log_failure(what: str, exc: BaseException) -> None:
 
 
 class SlackChannel:
-    """Heard's Slack adapter; implements `bot.delivery.Channel`."""
+    """Heard's Slack adapter; implements `bot.service.ports.Channel`."""
 
     platform = PLATFORM
 
     def __init__(
         self,
         config: Config,
-        service: Service,
+        staff: StaffDesk,
         *,
         bot_token: str,
         signing_secret: str = "",
@@ -107,7 +113,7 @@ class SlackChannel:
         """`backoff`: seconds between retries of a Web API call that failed with
         a 5xx answer or a network error."""
         self.settings: SlackConfig = config.slack
-        self.desk = WorkerDesk(config, service)
+        self.desk = WorkerDesk(config, staff)
         self._bot_token = bot_token
         self._signing_secret = signing_secret
         self._app_token = app_token
@@ -130,7 +136,7 @@ class SlackChannel:
         """Where the HTTP endpoint listens, once started in HTTP mode."""
 
     @classmethod
-    def from_config(cls, config: Config, app: App) -> SlackChannel:
+    def from_config(cls, config: Config, staff: StaffDesk) -> SlackChannel:
         """Build from `[slack]`; secrets come from the environment variables
         the config names. A missing one is a ConfigError naming its key."""
         sl = config.slack
@@ -146,7 +152,7 @@ class SlackChannel:
             app_token = env_secret(sl.app_token_env, "[slack] app_token_env")
         return cls(
             config,
-            app.service,
+            staff,
             bot_token=bot_token,
             signing_secret=signing_secret,
             app_token=app_token,
@@ -507,10 +513,10 @@ class SlackChannel:
             _log_failure("making an invite from Slack", exc)
             await self._tell_worker(channel, user, {"text": say.SORRY})
             return
-        if isinstance(outcome, Refused):
+        if isinstance(outcome, NotAWorker):
             log.info("an unregistered Slack user asked for an invite")
             await self._tell_worker(channel, user, {"text": say.NOT_A_WORKER.format(user_id=user)})
-        elif isinstance(outcome, Problem):
+        elif isinstance(outcome, InviteProblem):
             await self._tell_worker(channel, user, {"text": escape(outcome.message)})
         elif isinstance(outcome, Made):
             log.info("invite made from Slack")

@@ -1,30 +1,25 @@
 """The workers' slash command: `/heard invite [young] [LANG]`, `help`, `report`.
 
-`parse` reads what the worker typed (pure). `WorkerDesk` does the database
-work of an invite in one transaction, synchronously, so the channel runs it
-on a worker thread after acknowledging Slack. The answers are Block Kit
-payloads built here from `texts`, so the channel only moves them around.
+`parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
+`StaffDesk` port for an invite (one transaction, synchronously, so the
+channel runs it on a worker thread after acknowledging Slack). The answers
+are Block Kit payloads built here from `texts`, so the channel only moves
+them around.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from adapters.slack import texts as say
 from adapters.slack.convert import escape
-from bot import admin, questions
 from bot.config import Config
-from bot.errors import HeardError, StorageError
-from bot.invites import Card
-from bot.service import Service
-from bot.texts import Texts
-from storage import repo
+from bot.core import questions
+from bot.core.texts import Texts
+from bot.service.ports import InviteMade, InviteOutcome, StaffDesk
 
 
 class Action(StrEnum):
@@ -67,72 +62,29 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
     return Command(Action.INVITE, set_id=set_id, locale=locale)
 
 
-@dataclass(frozen=True, slots=True)
-class Made:
-    card: Card
-    set_id: str
-    locale: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """The Slack user is not a registered, active worker."""
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    message: str
-    """Meant for the worker, e.g. a language the set does not offer."""
-
-
-Outcome = Made | Refused | Problem
+Made = InviteMade
 
 
 class WorkerDesk:
     """Invite cards for workers, by their Slack user id. Thread-safe: every
     call opens its own transaction."""
 
-    def __init__(self, config: Config, service: Service) -> None:
+    def __init__(self, config: Config, staff: StaffDesk) -> None:
         self.config = config
-        self.service = service
+        self.staff = staff
 
     @property
     def texts(self) -> Texts:
-        return self.service.texts
+        return self.staff.texts
 
     @property
     def set_ids(self) -> tuple[str, ...]:
-        return tuple(questions.shipped())
+        return self.staff.set_ids
 
-    def make_invite(self, slack_user: str, command: Command) -> Outcome:
+    def make_invite(self, slack_user: str, command: Command) -> InviteOutcome:
         """Create one invite for the worker registered as `slack_user`.
         Raises StorageError when the database cannot be used."""
-        set_id = command.set_id or self.config.default_set
-        locale = command.locale or self.config.default_locale
-        try:
-            with self.service.sessions.begin() as session:
-                worker = repo.worker_by_slack_user(session, slack_user)
-                if worker is None:
-                    return Refused()
-                card, invite = admin.create_invite(
-                    session,
-                    worker,
-                    set_id=set_id,
-                    locale=locale,
-                    now=self.service.clock(),
-                    valid_for=self.config.invite_valid_for,
-                    bot_username=self.config.telegram.bot_username,
-                    texts=self.texts,
-                    actor=f"worker {worker.id} (Slack)",
-                )
-                return Made(card, set_id, locale, invite.expires_at)
-        except StorageError:
-            raise
-        except HeardError as exc:
-            return Problem(str(exc))
-        except SQLAlchemyError as exc:
-            raise StorageError("the database is not available") from exc
+        return self.staff.invite_for_slack_user(slack_user, command.set_id, command.locale)
 
     # -- answers ------------------------------------------------------------
 

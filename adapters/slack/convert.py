@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.messages import Choice, Inbound, InboundKind, Outbound
+from bot.core.messages import Choice, Inbound, InboundKind, Outbound
 
 PLATFORM = "slack"
 CHOICE_ACTION = "heard_choice_"

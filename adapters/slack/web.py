@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.delivery import DeliveryError, RetryAfter, TransientError, Unreachable
+from bot.service.ports import DeliveryError, RetryAfter, TransientError, Unreachable
 
 log = logging.getLogger("heard.slack")
 

@@ -7,5 +7,13 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from adapters.telegram.channel import TelegramChannel
+from bot.config import Config
+from bot.service.ports import StaffDesk
 
-__all__ = ["TelegramChannel"]
+
+def channel_from_config(config: Config, staff: StaffDesk) -> TelegramChannel:
+    """The runtime registry's entry point (Telegram needs no staff desk yet)."""
+    return TelegramChannel.from_config(config.telegram)
+
+
+__all__ = ["TelegramChannel", "channel_from_config"]

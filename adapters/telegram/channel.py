@@ -17,7 +17,7 @@ import hmac
 import logging
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -36,25 +36,24 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.pacing import Pacer
 from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
-from bot import texts as texts_mod
 from bot.config import TelegramConfig, env_secret
-from bot.delivery import (
+from bot.core import texts as texts_mod
+from bot.core.errors import ConfigError, StorageError
+from bot.core.messages import Outbound
+from bot.core.texts import Texts
+from bot.service.ports import (
+    ActionHandler,
     DeliveryError,
     InboundHandler,
     TransientError,
     Unreachable,
     UnreachableHandler,
 )
-from bot.errors import ConfigError, StorageError
-from bot.messages import Outbound
-from bot.pacing import Pacer
-from bot.service import HIDE_CHAT
-from bot.texts import Texts
 
 log = logging.getLogger("heard.telegram")
 
-ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
@@ -375,7 +374,7 @@ class TelegramChannel:
             if pressed is not None:
                 await self._settle_keyboard(chat_id, pressed, query.data or "")
             for out in replies:
-                if out.meta.get("action") == HIDE_CHAT:
+                if out.hide_chat:
                     await self.hide_chat(out.chat_id)
                     continue
                 try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.messages import Inbound, InboundKind, Outbound
+from bot.core.messages import Inbound, InboundKind, Outbound
 
 PLATFORM = "telegram"
 MAX_TEXT = 4096

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from adapters.telegram import TelegramChannel
-from bot import admin, texts
-from bot.app import App, build
 from bot.config import Config, TelegramConfig
-from bot.runner import Runtime
+from bot.core import texts
+from bot.runtime.app import App, build
+from bot.runtime.process import Runtime
+from bot.service import admin
 from storage import db, repo
 from tests.conftest import SECRET
 from tests.fakes.telegram_api import FakeTelegram
@@ -61,7 +62,7 @@ class Heard:
         self.app.close()
 
     def invite(self, set_id: str = "adult", locale: str = "en") -> str:
-        now = self.app.service.clock()
+        now = self.app.conversation.clock()
         with self.app.sessions.begin() as s:
             team = repo.team_by_name(s, "North") or admin.add_team(s, "North", now)
             found = [w for w in repo.find_workers(s, "Sam") if w.team_id == team.id]

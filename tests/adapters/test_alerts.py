@@ -16,11 +16,14 @@ from sqlalchemy import select
 
 from adapters.slack import SlackChannel
 from adapters.telegram import TelegramChannel
-from bot import admin, alerts, scheduler, texts
-from bot.app import App, build
 from bot.config import Config, SafeguardingConfig, ScheduleConfig, SlackConfig
-from bot.errors import ConfigError
-from bot.runner import serve
+from bot.core import texts
+from bot.core.errors import ConfigError
+from bot.runtime import alerts as runtime_alerts
+from bot.runtime import followups
+from bot.runtime.app import App, build
+from bot.runtime.run import serve
+from bot.service import admin, alerts
 from storage import repo
 from storage.models import SafeguardingAlert
 from tests.adapters.telegram_harness import reply_after, telegram_config
@@ -85,7 +88,7 @@ async def _start(
         ),
     )
     app = build(config)
-    now = app.service.clock()
+    now = app.conversation.clock()
     with app.sessions.begin() as s:
         admin.add_team(s, "North", now)
         worker = admin.add_worker(s, "North", "Sam Jones", WORKER_SLACK, now)
@@ -100,16 +103,15 @@ async def _start(
             texts=texts.load(),
         )
     telegram = TelegramChannel(config.telegram, tg.token, poll_timeout=1)
-    slack_channel = SlackChannel.from_config(config, app)
+    slack_channel = SlackChannel.from_config(config, app.staff)
     stop = asyncio.Event()
-    assert app.alerts is not None
-    on_sent = alerts.on_sent_hook(app.sessions, app.service.clock)
+    desk = app.alert_desk
     task = asyncio.create_task(
         serve(
             app,
             [telegram, slack_channel],
             stop=stop,
-            extras=(scheduler.extra(on_sent=on_sent), alerts.extra(app.alerts)),
+            extras=(followups.extra(on_sent=desk.on_sent), runtime_alerts.extra(desk)),
         )
     )
     await tg.wait_for_async(lambda: tg.commands, timeout=10)
@@ -210,11 +212,7 @@ async def test_an_unacknowledged_alert_is_chased_to_the_fallback_until_someone_a
         await h.slack.async_wait_for(
             lambda h=h: len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED")) >= 2, timeout=20
         )
-        with h.app.sessions.begin() as s:
-            assert h.app.alerts is not None
-            h.app.alerts.acknowledge(
-                s, "alert:ack:1", "slack:U0DUTY1", f"slack:{DUTY}", h.app.service.clock()
-            )
+        h.app.alert_desk.acknowledge("alert:ack:1", "slack:U0DUTY1", f"slack:{DUTY}")
         await asyncio.sleep(0.5)
         chased = len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED"))
         await asyncio.sleep(2.5)

@@ -23,10 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.slack import SlackChannel
 from adapters.slack.texts import SORRY
-from bot.app import App
 from bot.config import Config, SlackConfig, TelegramConfig
-from bot.runner import Runtime
-from bot.service import Service
+from bot.runtime.process import Runtime
+from bot.service.conversation import Conversations
 from storage import repo
 from storage.models import Answer, Invite, ProcessedInbound, Respondent, Worker
 from tests.conftest import SECRET, FakeClock
@@ -43,9 +42,9 @@ from tests.fakes.slack_api import (
     event_body,
     url_verification_body,
 )
-from tests.helpers import make_invite, tiny_sets
+from tests.helpers import app_of, make_invite, tiny_sets
 
-MakeService = Callable[..., Service]
+MakeService = Callable[..., Conversations]
 SIGNING_SECRET = "heard-test-signing-secret-0123456789"
 FAMILY = "U0FAMILY01"
 WORKER = "U0WORKER01"
@@ -74,7 +73,7 @@ class Slack:
 
     fake: FakeSlack
     channel: SlackChannel
-    service: Service
+    service: Conversations
     url: str
     sender: SlackClientForTests = field(default_factory=lambda: SlackClientForTests(SIGNING_SECRET))
     _seen: dict[str, int] = field(default_factory=dict)
@@ -143,13 +142,12 @@ def fake() -> Iterator[FakeSlack]:
 
 
 async def _running(
-    fake: FakeSlack, service: Service, monkeypatch: pytest.MonkeyPatch, config: Config
+    fake: FakeSlack, service: Conversations, monkeypatch: pytest.MonkeyPatch, config: Config
 ) -> AsyncIterator[Slack]:
     monkeypatch.setenv("HEARD_SLACK_BOT_TOKEN", fake.bot_token)
     monkeypatch.setenv("HEARD_SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    engine = service.sessions.kw["bind"]
-    app = App(config, engine, service.sessions, service)
-    channel = SlackChannel.from_config(config, app)
+    app = app_of(service, config)
+    channel = SlackChannel.from_config(config, app.staff)
     runtime = Runtime(app, [channel])
     await runtime.start()
     assert channel.address is not None
@@ -180,18 +178,18 @@ async def slack_shipped(
         yield running
 
 
-def _invite_code(service: Service, clock: FakeClock) -> str:
-    with service.sessions.begin() as s:
+def _invite_code(service: Conversations, clock: FakeClock) -> str:
+    with service.store.sessions.begin() as s:
         return make_invite(s, clock()).code
 
 
-def _processed(service: Service) -> int:
-    with service.sessions() as s:
+def _processed(service: Conversations) -> int:
+    with service.store.sessions() as s:
         return int(s.scalar(select(func.count()).select_from(ProcessedInbound)) or 0)
 
 
-def _register_worker(service: Service, clock: FakeClock, slack_user: str = WORKER) -> int:
-    with service.sessions.begin() as s:
+def _register_worker(service: Conversations, clock: FakeClock, slack_user: str = WORKER) -> int:
+    with service.store.sessions.begin() as s:
         team = repo.team_by_name(s, "North") or repo.add_team(s, "North", clock())
         return repo.add_worker(s, team, "Sam Jones", slack_user, clock()).id
 
@@ -236,7 +234,7 @@ async def test_a_family_answers_the_whole_survey_in_a_dm(slack: Slack, clock: Fa
     thanks = await slack.next_message()
     assert "Thank you." in thanks["text"]
 
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         answers = s.scalars(select(Answer).order_by(Answer.id)).all()
         assert [(a.question_id, a.code, a.text) for a in answers] == [
             ("truth", "4", None),
@@ -359,7 +357,7 @@ async def test_a_retried_event_is_handled_once(slack: Slack, clock: FakeClock) -
     texts = [m["text"] for m in slack.fake.messages(dm_channel_id(FAMILY), kind="message")]
     assert sum("four quick questions" in t for t in texts) == 2  # the start, and after help
     assert not any("used already" in t for t in texts)
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         keys = s.scalars(select(ProcessedInbound.message_key)).all()
     assert "EvRETRY01" in keys and len(keys) == 2
 
@@ -415,7 +413,7 @@ async def test_a_registered_worker_gets_an_invite_card_with_a_qr_code(
     assert upload["channel"] == dm_channel_id(WORKER)
     assert code.group(1) in upload["filename"]
 
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         invite = s.scalars(select(Invite)).one()
         assert (invite.worker_id, invite.set_id, invite.locale) == (worker_id, "young", "cy")
         assert invite.code == code.group(1) and invite.used_at is None
@@ -424,7 +422,7 @@ async def test_a_registered_worker_gets_an_invite_card_with_a_qr_code(
     await slack.write(code.group(1))
     welcome = await slack.next_message()
     assert "Helo! Heard sydd yma." in welcome["text"]
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         assert s.scalars(select(Invite)).one().used_at == clock()
 
 
@@ -436,7 +434,7 @@ async def test_an_invite_uses_the_default_set_and_language(
     await slack_shipped.fake.async_wait_for(
         lambda: [u for u in slack_shipped.fake.uploads if u["completed"]]
     )
-    with slack_shipped.service.sessions() as s:
+    with slack_shipped.service.store.sessions() as s:
         invite = s.scalars(select(Invite)).one()
         assert (invite.set_id, invite.locale) == ("adult", "en")
         assert invite.expires_at == clock() + timedelta(days=30)
@@ -456,13 +454,13 @@ async def test_someone_who_is_not_a_worker_is_refused_politely(
     assert f"--slack-user {stranger}" in refusal["text"]
     await slack.settle()
     assert slack.fake.uploads == []
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         assert s.scalars(select(Invite)).all() == []
 
 
 async def test_an_inactive_worker_is_refused(slack_shipped: Slack, clock: FakeClock) -> None:
     worker_id = _register_worker(slack_shipped.service, clock)
-    with slack_shipped.service.sessions.begin() as s:
+    with slack_shipped.service.store.sessions.begin() as s:
         worker = s.get(Worker, worker_id)
         assert worker is not None
         worker.active = False
@@ -526,5 +524,5 @@ async def test_a_family_who_closed_the_dm_is_marked_unreachable(
     slack.fake.respond_error("chat.postMessage", "channel_not_found")
     await slack.write("yes")
     await slack.settle()
-    with slack.service.sessions() as s:
+    with slack.service.store.sessions() as s:
         assert s.scalars(select(Respondent.status)).one() == "unreachable"

@@ -21,8 +21,8 @@ from adapters.slack.convert import (
     split_text,
     to_inbound,
 )
-from bot import texts
-from bot.messages import Choice, InboundKind, Outbound
+from bot.core import texts
+from bot.core.messages import Choice, InboundKind, Outbound
 from tests.fakes.slack_api import block_actions_body, bot_message_event, dm_message_event
 
 SELF = "U0BOT"

@@ -15,15 +15,15 @@ import pytest
 
 from adapters.slack import SlackChannel
 from adapters.slack.web import SlackRefused
-from bot import texts
-from bot.app import App
 from bot.config import Config, SafeguardingConfig, SlackConfig
-from bot.delivery import RetryAfter, TransientError, Unreachable
-from bot.errors import ConfigError
-from bot.messages import Choice, Inbound, Outbound
-from bot.runner import channels_for
-from bot.service import Service
+from bot.core import texts
+from bot.core.errors import ConfigError
+from bot.core.messages import Choice, Inbound, Outbound
+from bot.runtime.run import channels_for
+from bot.service.conversation import Conversations
+from bot.service.ports import RetryAfter, TransientError, Unreachable
 from storage import db
+from storage.unit import Store
 from tests.conftest import SECRET
 from tests.fakes.slack_api import (
     FakeSlack,
@@ -31,6 +31,7 @@ from tests.fakes.slack_api import (
     block_actions_body,
     dm_channel_id,
 )
+from tests.helpers import app_of, staff_of
 
 SIGNING_SECRET = "heard-test-signing-secret-0123456789"
 DM = "D0FAMILY01"
@@ -43,10 +44,10 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path) -> Iterator[Conversations]:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'heard.db'}")
     db.upgrade(engine)
-    yield Service(db.session_factory(engine), secret=SECRET, texts=texts.load())
+    yield Conversations(Store(engine), secret=SECRET, texts=texts.load())
     engine.dispose()
 
 
@@ -75,11 +76,12 @@ class Recorder:
 
 
 async def started(
-    fake: FakeSlack, service: Service, recorder: Recorder | None = None, **slack: Any
+    fake: FakeSlack, service: Conversations, recorder: Recorder | None = None, **slack: Any
 ) -> SlackChannel:
+    config = config_for(fake, **slack)
     channel = SlackChannel(
-        config_for(fake, **slack),
-        service,
+        config,
+        staff_of(service, config),
         bot_token=fake.bot_token,
         signing_secret=SIGNING_SECRET,
         backoff=(0.01,),
@@ -90,7 +92,7 @@ async def started(
 
 
 @pytest.fixture
-async def channel(fake: FakeSlack, service: Service) -> AsyncIterator[SlackChannel]:
+async def channel(fake: FakeSlack, service: Conversations) -> AsyncIterator[SlackChannel]:
     running = await started(fake, service)
     yield running
     await running.stop()
@@ -163,7 +165,7 @@ async def test_a_rejected_token_is_not_blamed_on_the_family(
     assert info.value.bad_credentials
 
 
-async def test_messages_to_one_channel_are_paced(fake: FakeSlack, service: Service) -> None:
+async def test_messages_to_one_channel_are_paced(fake: FakeSlack, service: Conversations) -> None:
     channel = await started(fake, service, max_per_channel_per_second=10.0)
     try:
         await asyncio.gather(
@@ -256,10 +258,11 @@ async def test_an_extra_button_handler_gets_its_presses(
 
 
 async def test_a_rejected_token_stops_start_up_naming_the_key(
-    fake: FakeSlack, service: Service
+    fake: FakeSlack, service: Conversations
 ) -> None:
+    config = config_for(fake)
     channel = SlackChannel(
-        config_for(fake), service, bot_token="xoxb-revoked", signing_secret=SIGNING_SECRET
+        config, staff_of(service, config), bot_token="xoxb-revoked", signing_secret=SIGNING_SECRET
     )
     recorder = Recorder()
     with pytest.raises(ConfigError, match=r"\[slack\] bot_token_env: Slack rejected the token"):
@@ -268,7 +271,7 @@ async def test_a_rejected_token_stops_start_up_naming_the_key(
 
 
 async def test_a_port_in_use_stops_start_up_naming_the_key(
-    fake: FakeSlack, service: Service
+    fake: FakeSlack, service: Conversations
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -279,22 +282,22 @@ async def test_a_port_in_use_stops_start_up_naming_the_key(
 
 
 def test_from_config_reads_the_secrets_it_needs(
-    fake: FakeSlack, service: Service, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack, service: Conversations, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = App(config_for(fake), service.sessions.kw["bind"], service.sessions, service)
+    app = app_of(service, config_for(fake))
     monkeypatch.delenv("HEARD_SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("HEARD_SLACK_SIGNING_SECRET", raising=False)
     monkeypatch.delenv("HEARD_SLACK_APP_TOKEN", raising=False)
     with pytest.raises(ConfigError, match=r"\[slack\] bot_token_env: .*HEARD_SLACK_BOT_TOKEN"):
-        SlackChannel.from_config(app.config, app)
+        SlackChannel.from_config(app.config, app.staff)
     monkeypatch.setenv("HEARD_SLACK_BOT_TOKEN", fake.bot_token)
     with pytest.raises(ConfigError, match=r"\[slack\] signing_secret_env"):
-        SlackChannel.from_config(app.config, app)
+        SlackChannel.from_config(app.config, app.staff)
     socket_mode = config_for(fake, mode="socket")
     with pytest.raises(ConfigError, match=r"\[slack\] app_token_env"):
-        SlackChannel.from_config(socket_mode, app)
+        SlackChannel.from_config(socket_mode, app.staff)
     with pytest.raises(ConfigError, match=r"\[slack\] path"):
-        SlackChannel.from_config(config_for(fake, path="slack/events"), app)
+        SlackChannel.from_config(config_for(fake, path="slack/events"), app.staff)
 
     monkeypatch.setenv("HEARD_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     (channel,) = channels_for(app)
@@ -302,10 +305,11 @@ def test_from_config_reads_the_secrets_it_needs(
 
 
 async def test_socket_mode_with_a_rejected_app_token_stops_start_up(
-    fake: FakeSlack, service: Service
+    fake: FakeSlack, service: Conversations
 ) -> None:
+    config = config_for(fake, mode="socket")
     channel = SlackChannel(
-        config_for(fake, mode="socket"), service, bot_token=fake.bot_token, app_token="xapp-bad"
+        config, staff_of(service, config), bot_token=fake.bot_token, app_token="xapp-bad"
     )
     recorder = Recorder()
     with pytest.raises(ConfigError, match=r"\[slack\] app_token_env: Slack rejected"):

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot import questions
-from bot.errors import ConfigError, StorageError
+from bot.core import questions
+from bot.core.errors import ConfigError, StorageError
 from storage.models import FollowUp
 from tests.adapters.telegram_harness import WEBHOOK_SECRET, Heard, free_port, reply_after
 from tests.fakes.telegram_api import FakeTelegram
@@ -225,7 +225,7 @@ async def test_a_database_outage_delays_but_does_not_lose_an_update(
 ) -> None:
     async with Heard(db_url, tg) as heard:
         token = heard.invite()
-        real = heard.app.service.handle
+        real = heard.app.conversation.handle
         calls = {"n": 0}
 
         def flaky(inbound: object) -> object:
@@ -234,7 +234,7 @@ async def test_a_database_outage_delays_but_does_not_lose_an_update(
                 raise StorageError("the database is not available")
             return real(inbound)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(heard.app.service, "handle", flaky)
+        monkeypatch.setattr(heard.app.conversation, "handle", flaky)
         tg.user_sends_start(CHAT, token)
         await tg.wait_for_async(
             lambda: any("2 minutes" in (m["text"] or "") for m in tg.sent(CHAT)), timeout=15

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import questions
+from bot.core import questions
 
 ADULT = questions.get("adult")
 

@@ -16,28 +16,25 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from bot.app import build
 from bot.config import Config, ScheduleConfig, parse
-from bot.delivery import DeliveryError, RetryAfter, TransientError, Unreachable
-from bot.engine import State
-from bot.errors import ConfigError, NotFoundError
-from bot.messages import Outbound
-from bot.outbox import Sender
-from bot.scheduler import (
-    QUIET_KINDS,
-    FollowUpRunner,
-    FollowUps,
-    QuietHours,
-    SweepResult,
-    close_cases,
-)
-from bot.service import Service, mark_unreachable
+from bot.core.engine import State
+from bot.core.errors import ConfigError, NotFoundError
+from bot.core.messages import Outbound
+from bot.core.quiet_hours import QUIET_KINDS, QuietHours
+from bot.runtime.app import build
+from bot.runtime.clock import Time
+from bot.runtime.followups import FollowUpRunner
+from bot.runtime.outbox import Sender
+from bot.service.cases import close_cases
+from bot.service.conversation import Conversations
+from bot.service.followups import FollowUps, SweepResult
+from bot.service.ports import DeliveryError, RetryAfter, TransientError, Unreachable
 from storage import repo
 from storage.models import Contact, Conversation, FollowUp, Invite, OutboxMessage, Respondent
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 
-MakeService = Callable[..., Service]
+MakeService = Callable[..., Conversations]
 LONDON = ZoneInfo("Europe/London")
 WEEKS_6 = timedelta(weeks=6)
 HOURS_48 = timedelta(hours=48)
@@ -49,7 +46,7 @@ class FakeChannel:
 
     platform = "test"
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Conversations) -> None:
         self.service = service
         self.sent: list[Outbound] = []
         self.blocked: set[str] = set()
@@ -64,7 +61,7 @@ class FakeChannel:
 
     async def send(self, out: Outbound) -> str:
         if out.chat_id in self.blocked:
-            mark_unreachable(self.service, self.platform, out.chat_id)
+            self.service.mark_unreachable(self.platform, out.chat_id)
             raise Unreachable("blocked")
         pending = self.failures.get(out.chat_id)
         if pending:
@@ -81,7 +78,7 @@ class Heard:
     """The follow-up half of `heard run`, driven by hand: `due()` is one
     sweep followed by draining the outbox."""
 
-    service: Service
+    service: Conversations
     clock: FakeClock
     channel: FakeChannel
     followups: FollowUps
@@ -96,7 +93,7 @@ class Heard:
 
 
 def make_heard(
-    service: Service,
+    service: Conversations,
     clock: FakeClock,
     schedule: ScheduleConfig | None = None,
     *,
@@ -105,17 +102,17 @@ def make_heard(
 ) -> Heard:
     schedule = schedule or ScheduleConfig()
     channel = FakeChannel(service)
-    quiet = QuietHours.from_config(schedule)
+    quiet = schedule.quiet_hours()
 
     def held(now: datetime) -> Collection[str]:
         return QUIET_KINDS if quiet.contains(now) else ()
 
     hooks: list[tuple[str, str | None, str]] = []
     sender = Sender(
-        service.sessions,
+        service.store,
         {"test": channel},
         owner=owner,
-        clock=clock,
+        time=Time(now=clock),
         lease=schedule.lease,
         held_kinds=held,
         on_sent=lambda kind, ref, mid: hooks.append((kind, ref, mid)),
@@ -126,17 +123,17 @@ def make_heard(
 
 
 @pytest.fixture
-def service(make_service: MakeService) -> Service:
+def service(make_service: MakeService) -> Conversations:
     return make_service(sets=tiny_sets(), default_set="tiny")
 
 
 @pytest.fixture
-def heard(service: Service, clock: FakeClock) -> Heard:
+def heard(service: Conversations, clock: FakeClock) -> Heard:
     return make_heard(service, clock)
 
 
-def _invite(service: Service, clock: FakeClock, **kw: object) -> Invite:
-    with service.sessions.begin() as s:
+def _invite(service: Conversations, clock: FakeClock, **kw: object) -> Invite:
+    with service.store.sessions.begin() as s:
         return make_invite(s, clock(), **kw)  # type: ignore[arg-type]
 
 
@@ -149,18 +146,18 @@ def _complete(fam: ChatFamily, token: str) -> None:
     fam.say("Kind and clear")
 
 
-def _followups(service: Service) -> list[tuple[str, str]]:
-    with service.sessions() as s:
+def _followups(service: Conversations) -> list[tuple[str, str]]:
+    with service.store.sessions() as s:
         return [(f.kind, f.status) for f in s.scalars(select(FollowUp).order_by(FollowUp.id))]
 
 
-def _outbox(service: Service) -> list[OutboxMessage]:
-    with service.sessions() as s:
+def _outbox(service: Conversations) -> list[OutboxMessage]:
+    with service.store.sessions() as s:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def _state(service: Service) -> State:
-    with service.sessions() as s:
+def _state(service: Conversations) -> State:
+    with service.store.sessions() as s:
         return State.from_dict(s.scalars(select(Conversation.state)).one())
 
 
@@ -168,7 +165,7 @@ def _state(service: Service) -> State:
 
 
 async def test_a_checkin_is_scheduled_after_a_survey_and_sent_once_when_due(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "2001")
@@ -198,7 +195,7 @@ async def test_a_checkin_is_scheduled_after_a_survey_and_sent_once_when_due(
 
 
 async def test_one_reminder_for_an_unfinished_survey_and_never_a_second(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "2002")
@@ -223,7 +220,7 @@ async def test_one_reminder_for_an_unfinished_survey_and_never_a_second(
 
 
 async def test_a_survey_finished_in_time_gets_no_reminder(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "2003")
@@ -240,7 +237,7 @@ async def test_a_survey_finished_in_time_gets_no_reminder(
 
 
 async def test_after_downtime_what_fell_due_is_sent_once(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     families = []
     for n in range(5):
@@ -275,7 +272,7 @@ async def test_after_downtime_what_fell_due_is_sent_once(
     ],
 )
 async def test_a_reminder_due_in_quiet_hours_goes_when_they_end_across_a_clock_change(
-    service: Service,
+    service: Conversations,
     clock: FakeClock,
     heard: Heard,
     due: datetime,
@@ -297,14 +294,14 @@ async def test_a_reminder_due_in_quiet_hours_goes_when_they_end_across_a_clock_c
 
 
 async def test_queued_family_messages_wait_out_quiet_hours_but_alerts_never_do(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     _complete(ChatFamily(service, "4002"), invite.token)
     clock.now = datetime(2026, 4, 14, 18, 59, 59, tzinfo=UTC)  # 19:59:59 BST
     heard.followups.sweep()
     clock.advance(timedelta(seconds=1))  # 20:00: quiet
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         repo.enqueue_outbound(
             s, platform="test", address="duty", text="Alert", kind="alert", ref=7, now=clock()
         )
@@ -342,7 +339,7 @@ def test_quiet_hours_can_be_switched_off_in_the_config(monkeypatch: pytest.Monke
     privacy = {"pseudonym_secret_env": "HEARD_PSEUDONYM_SECRET"}
     for value in ("off", "", "None"):
         raw = {"privacy": privacy, "schedule": {"quiet_hours": value}}
-        assert QuietHours.from_config(parse(raw, "test").schedule).off
+        assert parse(raw, "test").schedule.quiet_hours().off
     with pytest.raises(ConfigError, match=r"\[schedule\] quiet_hours: .* or \"off\""):
         parse({"privacy": privacy, "schedule": {"quiet_hours": "nights"}}, "test")
 
@@ -363,7 +360,7 @@ def test_quiet_hours_that_end_inside_a_skipped_or_repeated_hour() -> None:
 
 
 async def test_stop_cancels_follow_ups_even_when_already_in_the_outbox(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "5001")
@@ -384,7 +381,7 @@ async def test_stop_cancels_follow_ups_even_when_already_in_the_outbox(
 
 
 async def test_forget_leaves_nothing_to_send_and_nothing_queued(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "5101")
@@ -395,13 +392,13 @@ async def test_forget_leaves_nothing_to_send_and_nothing_queued(
     fam.tap("yes")
     assert await heard.due() == []
     assert _outbox(service) == [] and _followups(service) == []
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         dump = " ".join(str(r) for r in s.execute(text("SELECT * FROM outbox")))
     assert "5101" not in dump
 
 
 async def test_a_family_who_blocked_the_bot_gets_nothing_more(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     blocked = ChatFamily(service, "5201")
     _complete(blocked, _invite(service, clock).token)
@@ -411,7 +408,7 @@ async def test_a_family_who_blocked_the_bot_gets_nothing_more(
     clock.advance(WEEKS_6)
     sent = await heard.due()
     assert {o.chat_id for o in sent} == {"5202"}
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         statuses = dict(s.execute(select(Respondent.id, Respondent.status)).all())
         assert sorted(statuses.values()) == ["active", "unreachable"]
         blocked_id = next(i for i, st in statuses.items() if st == "unreachable")
@@ -423,7 +420,7 @@ async def test_a_family_who_blocked_the_bot_gets_nothing_more(
     assert rows == ["failed", "cancelled"]  # the question after the intro never went
 
     # A follow-up due later for an unreachable family is not even queued.
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         repo.schedule_followup(s, blocked_id, "checkin", "checkin:9", clock(), clock())
     clock.advance(timedelta(minutes=1))
     assert await heard.due() == []
@@ -431,17 +428,17 @@ async def test_a_family_who_blocked_the_bot_gets_nothing_more(
 
 
 async def test_closing_a_case_cancels_its_follow_ups_and_deletes_the_contact(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     fam = ChatFamily(service, "5301")
     _complete(fam, invite.token)
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         closure = close_cases(s, now=clock(), code=invite.code.lower())
     assert (closure.cases, closure.followups_cancelled, closure.contacts_deleted) == (1, 1, 1)
     clock.advance(WEEKS_6)
     assert await heard.due() == []
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert s.scalars(select(Contact)).all() == []
         assert s.get(Invite, invite.id).closed_at is not None  # type: ignore[union-attr]
     # The closed invite cannot be used again; a new invite opens a new case.
@@ -458,27 +455,27 @@ async def test_closing_a_case_cancels_its_follow_ups_and_deletes_the_contact(
 
 
 async def test_closing_every_case_of_a_worker(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     for n, worker in enumerate(("Sam", "Sam", "Ali")):
         _complete(ChatFamily(service, f"540{n}"), _invite(service, clock, worker=worker).token)
     unused = _invite(service, clock, worker="Sam")
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         closure = close_cases(s, now=clock(), worker="Sam")
     assert (closure.cases, closure.followups_cancelled, closure.contacts_deleted) == (3, 2, 2)
     clock.advance(WEEKS_6)
     assert {o.chat_id for o in await heard.due()} == {"5402"}
     assert "too old" in ChatFamily(service, "5499").start(unused.token)
-    with service.sessions.begin() as s, pytest.raises(NotFoundError):
+    with service.store.sessions.begin() as s, pytest.raises(NotFoundError):
         close_cases(s, now=clock(), code="ZZZZ-9999")
 
 
 async def test_a_follow_up_for_a_closed_case_is_cancelled_even_with_a_contact(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     invite = _invite(service, clock)
     _complete(ChatFamily(service, "5501"), invite.token)
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         s.get(Invite, invite.id).closed_at = clock()  # type: ignore[union-attr]
     clock.advance(WEEKS_6)
     assert await heard.due() == []
@@ -489,7 +486,7 @@ async def test_a_follow_up_for_a_closed_case_is_cancelled_even_with_a_contact(
 
 
 async def test_transient_failures_back_off_and_keep_the_order_of_a_chat(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     _complete(ChatFamily(service, "6001"), _invite(service, clock).token)
     heard.channel.failures["6001"] = [TransientError("502"), RetryAfter(30)]
@@ -510,7 +507,7 @@ async def test_transient_failures_back_off_and_keep_the_order_of_a_chat(
 
 
 async def test_a_message_that_keeps_failing_is_given_up_after_max_attempts(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     _complete(ChatFamily(service, "6101"), _invite(service, clock).token)
     heard.channel.failures["6101"] = [TransientError("down")] * 20
@@ -524,12 +521,12 @@ async def test_a_message_that_keeps_failing_is_given_up_after_max_attempts(
 
 
 async def test_a_dead_processs_claims_are_taken_over_when_the_lease_expires(
-    service: Service, clock: FakeClock, heard: Heard
+    service: Conversations, clock: FakeClock, heard: Heard
 ) -> None:
     _complete(ChatFamily(service, "6201"), _invite(service, clock).token)
     clock.advance(WEEKS_6)
     heard.followups.sweep()
-    with service.sessions.begin() as s:  # another process claims, then dies
+    with service.store.sessions.begin() as s:  # another process claims, then dies
         claimed = repo.claim_outbound(
             s,
             owner="dead",
@@ -545,11 +542,11 @@ async def test_a_dead_processs_claims_are_taken_over_when_the_lease_expires(
 
 
 async def test_a_follow_up_that_raises_is_retried_after_its_lease_and_others_go_on(
-    service: Service, clock: FakeClock, heard: Heard, monkeypatch: pytest.MonkeyPatch
+    service: Conversations, clock: FakeClock, heard: Heard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for chat in ("6301", "6302"):
         _complete(ChatFamily(service, chat), _invite(service, clock).token)
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         broken_id = s.scalars(select(Respondent.id).order_by(Respondent.id)).first()
     real = service.follow_up
 
@@ -568,13 +565,15 @@ async def test_a_follow_up_that_raises_is_retried_after_its_lease_and_others_go_
     assert {o.chat_id for o in await heard.due()} == {"6301"}
 
 
-async def test_alerts_overtake_a_backlog_of_follow_ups(service: Service, clock: FakeClock) -> None:
+async def test_alerts_overtake_a_backlog_of_follow_ups(
+    service: Conversations, clock: FakeClock
+) -> None:
     heard = make_heard(service, clock, max_in_flight=1)
     for n in range(3):
         _complete(ChatFamily(service, f"640{n}"), _invite(service, clock).token)
     clock.advance(WEEKS_6)
     heard.followups.sweep()
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         repo.enqueue_outbound(
             s, platform="test", address="duty", text="Alert", kind="alert", now=clock()
         )
@@ -583,7 +582,7 @@ async def test_alerts_overtake_a_backlog_of_follow_ups(service: Service, clock: 
 
 
 async def test_a_family_busy_with_a_message_is_left_for_the_next_sweep(
-    service: Service, clock: FakeClock, heard: Heard, db_url: str
+    service: Conversations, clock: FakeClock, heard: Heard, db_url: str
 ) -> None:
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite serialises every writer; row locks are PostgreSQL's")
@@ -601,7 +600,7 @@ async def test_a_family_busy_with_a_message_is_left_for_the_next_sweep(
 
 
 async def test_two_sweepers_never_take_the_same_follow_up(
-    service: Service, clock: FakeClock
+    service: Conversations, clock: FakeClock
 ) -> None:
     for n in range(30):
         _complete(ChatFamily(service, f"66{n:02d}"), _invite(service, clock).token)
@@ -618,7 +617,7 @@ async def test_two_sweepers_never_take_the_same_follow_up(
     for t in threads:
         t.join()
     assert sum(r.done for r in results) == 30
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 60
 
 

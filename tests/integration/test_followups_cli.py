@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot import texts
-from bot.service import Service
+from bot.core import texts
+from bot.service.conversation import Conversations
 from storage import db
 from storage.models import Contact, FollowUp, Invite
+from storage.unit import Store
 from tests.conftest import SECRET, FakeClock
 from tests.followups_seed import seed_due_checkins
 
@@ -42,9 +43,14 @@ def test_followups_shows_counts_and_next_due_without_personal_data(
     tmp_path: Path, db_url: str, clock: FakeClock
 ) -> None:
     eng = db.make_engine(db_url)
-    service = Service(db.session_factory(eng), secret=SECRET, texts=texts.load(), clock=clock)
+    service = Conversations(Store(eng), secret=SECRET, texts=texts.load(), clock=clock)
     chats = seed_due_checkins(
-        service.sessions, count=3, now=clock(), due_at=clock(), secret=SECRET, first_chat=81234
+        service.store.sessions,
+        count=3,
+        now=clock(),
+        due_at=clock(),
+        secret=SECRET,
+        first_chat=81234,
     )
     eng.dispose()
     result = heard("followups", config=_config(tmp_path, db_url))

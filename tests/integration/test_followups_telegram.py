@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from adapters.telegram import TelegramChannel
-from bot.app import App, build
 from bot.config import Config, TelegramConfig
-from bot.runner import Runtime
-from bot.scheduler import FollowUpRunner
+from bot.runtime.app import App, build
+from bot.runtime.followups import FollowUpRunner
+from bot.runtime.process import Runtime
 from storage.models import OutboxMessage, Respondent
 from tests.conftest import SECRET, FakeClock
 from tests.fakes.telegram_api import FakeTelegram

@@ -11,26 +11,27 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import OperationalError
 
-from bot.engine import Phase, State
-from bot.errors import StorageError
-from bot.messages import Inbound, InboundKind
-from bot.privacy import pseudonym
-from bot.service import Service
+from bot.core.engine import Phase, State
+from bot.core.errors import StorageError
+from bot.core.messages import Inbound, InboundKind
+from bot.core.privacy import pseudonym
+from bot.service.conversation import Conversations
 from storage import repo
 from storage.models import Answer, AuditEntry, Contact, Conversation, FollowUp, Respondent
+from storage.unit import Store
 from tests.conftest import SECRET, Alerts, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 
-MakeService = Callable[..., Service]
+MakeService = Callable[..., Conversations]
 
 
 @pytest.fixture
-def service(make_service: MakeService) -> Service:
+def service(make_service: MakeService) -> Conversations:
     return make_service(sets=tiny_sets(), default_set="tiny")
 
 
-def _invite(service: Service, clock: FakeClock, **kw: object) -> tuple[str, str]:
-    with service.sessions.begin() as s:
+def _invite(service: Conversations, clock: FakeClock, **kw: object) -> tuple[str, str]:
+    with service.store.sessions.begin() as s:
         inv = make_invite(s, clock(), **kw)  # type: ignore[arg-type]
         return inv.token, inv.code
 
@@ -45,13 +46,13 @@ def _complete(fam: ChatFamily, token: str) -> None:
 
 
 def test_a_whole_survey_is_stored_with_its_team_worker_and_version(
-    service: Service, clock: FakeClock
+    service: Conversations, clock: FakeClock
 ) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
     _complete(fam, token)
     assert "Thank you" in "\n".join(r.text for r in fam.replies)
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         answers = s.scalars(select(Answer).order_by(Answer.id)).all()
         assert [(a.question_id, a.code, a.value, a.text) for a in answers] == [
             ("truth", "4", 4, None),
@@ -66,7 +67,7 @@ def test_a_whole_survey_is_stored_with_its_team_worker_and_version(
         assert due == clock() + timedelta(weeks=6)
 
 
-def test_the_same_delivery_twice_is_stored_once(service: Service, clock: FakeClock) -> None:
+def test_the_same_delivery_twice_is_stored_once(service: Conversations, clock: FakeClock) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
     fam.start(token)
@@ -74,12 +75,12 @@ def test_the_same_delivery_twice_is_stored_once(service: Service, clock: FakeClo
     first = fam.press("q1.0:5", key="update-77")
     again = fam.press("q1.0:5", key="update-77")
     assert "(2 of 4)" in first and again == ""
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert repo.count_answers(s) == 1
 
 
 def test_concurrent_duplicate_deliveries_store_one_answer(
-    service: Service, clock: FakeClock
+    service: Conversations, clock: FakeClock
 ) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
@@ -99,7 +100,7 @@ def test_concurrent_duplicate_deliveries_store_one_answer(
         t.start()
     for t in threads:
         t.join()
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert repo.count_answers(s) == 1
     assert sorted(results).count(0) >= 2
 
@@ -113,39 +114,43 @@ def test_a_restart_resumes_at_the_right_question(
     fam.start(token)
     fam.tap("yes")
     fam.tap("5")
-    first.sessions.kw["bind"].dispose()
+    first.store.dispose()
 
     second = make_service(sets=tiny_sets())
     out = ChatFamily(second).start()
     assert "(2 of 4)" in out
     out = ChatFamily(second).say("yes")
     assert "(3 of 4)" in out
-    with second.sessions() as s:
+    with second.store.sessions() as s:
         assert [a.question_id for a in s.scalars(select(Answer).order_by(Answer.id))] == [
             "truth",
             "same_worker",
         ]
 
 
-def test_typed_code_works_in_any_case_and_spacing(service: Service, clock: FakeClock) -> None:
+def test_typed_code_works_in_any_case_and_spacing(service: Conversations, clock: FakeClock) -> None:
     _invite(service, clock, code="ABCD-3467")
     out = ChatFamily(service).say("abcd 3467")
     assert "four quick questions" in out
 
 
-def test_a_used_code_cannot_be_used_by_another_family(service: Service, clock: FakeClock) -> None:
+def test_a_used_code_cannot_be_used_by_another_family(
+    service: Conversations, clock: FakeClock
+) -> None:
     token, code = _invite(service, clock)
     ChatFamily(service, "1").start(token)
     out = ChatFamily(service, "2").start(token)
     assert "used already" in out
     out = ChatFamily(service, "2").say(code)
     assert "used already" in out
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert s.scalar(select(Respondent.id).where(Respondent.pseudonym.is_not(None))) is not None
         assert len(s.scalars(select(Respondent)).all()) == 1
 
 
-def test_the_same_family_tapping_its_link_again_resumes(service: Service, clock: FakeClock) -> None:
+def test_the_same_family_tapping_its_link_again_resumes(
+    service: Conversations, clock: FakeClock
+) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
     fam.start(token)
@@ -154,18 +159,20 @@ def test_the_same_family_tapping_its_link_again_resumes(service: Service, clock:
     assert "(1 of 4)" in out and "used already" not in out
 
 
-def test_expired_and_unknown_codes_explain_what_to_do(service: Service, clock: FakeClock) -> None:
+def test_expired_and_unknown_codes_explain_what_to_do(
+    service: Conversations, clock: FakeClock
+) -> None:
     token, _ = _invite(service, clock, valid_for=timedelta(days=1))
     clock.advance(timedelta(days=2))
     assert "too old" in ChatFamily(service).start(token)
     assert "can't find" in ChatFamily(service).say("ZZZZ-9999")
     assert "type the code" in ChatFamily(service).say("hello")
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert s.scalars(select(Respondent)).all() == []
 
 
 def test_forget_erases_every_row_about_the_family(
-    service: Service, clock: FakeClock, db_url: str
+    service: Conversations, clock: FakeClock, db_url: str
 ) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service, "555123")
@@ -174,7 +181,7 @@ def test_forget_erases_every_row_about_the_family(
     out = fam.tap("yes")
     assert "deleted" in out
     pseud = pseudonym(SECRET, "test", "555123")
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         for model in (Answer, FollowUp, Conversation, Contact, Respondent):
             assert s.scalars(select(model)).all() == [], model.__tablename__
         for table in inspect(s.connection()).get_table_names():
@@ -185,10 +192,10 @@ def test_forget_erases_every_row_about_the_family(
     assert "type the code" in out
 
 
-def test_raw_chat_ids_are_kept_only_in_contacts(service: Service, clock: FakeClock) -> None:
+def test_raw_chat_ids_are_kept_only_in_contacts(service: Conversations, clock: FakeClock) -> None:
     token, _ = _invite(service, clock)
     _complete(ChatFamily(service, "987654321"), token)
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         for table in inspect(s.connection()).get_table_names():
             dump = " ".join(str(row) for row in s.execute(text(f"SELECT * FROM {table}")))
             if table == "contacts":
@@ -198,23 +205,23 @@ def test_raw_chat_ids_are_kept_only_in_contacts(service: Service, clock: FakeClo
 
 
 def test_stop_cancels_follow_ups_and_marks_the_respondent(
-    service: Service, clock: FakeClock
+    service: Conversations, clock: FakeClock
 ) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
     fam.start(token)
     fam.tap("yes")
     fam.say("STOP")
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert {f.status for f in s.scalars(select(FollowUp))} == {"cancelled"}
         assert s.scalars(select(Respondent.status)).one() == "stopped"
     fam.say("start")
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert s.scalars(select(Respondent.status)).one() == "active"
 
 
 def test_a_failure_mid_step_stores_nothing_and_the_redelivery_succeeds(
-    service: Service, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    service: Conversations, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service)
@@ -228,22 +235,22 @@ def test_a_failure_mid_step_stores_nothing_and_the_redelivery_succeeds(
     monkeypatch.setattr(repo, "save_state", broken)
     with pytest.raises(StorageError):
         fam.press("q1.0:2", key="u-1")
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert repo.count_answers(s) == 0
         assert not repo.was_processed(s, "test", "u-1")
     monkeypatch.setattr(repo, "save_state", real)
     out = fam.press("q1.0:2", key="u-1")
     assert "(2 of 4)" in out
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         assert repo.count_answers(s) == 1
 
 
 def test_a_database_that_went_away_gives_a_storage_error(tmp_path: object) -> None:
-    from bot import texts
+    from bot.core import texts
     from storage import db
 
     eng = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    svc = Service(db.session_factory(eng), secret=SECRET, texts=texts.load())
+    svc = Conversations(Store(eng), secret=SECRET, texts=texts.load())
     with pytest.raises(StorageError):
         svc.handle(Inbound("test", "1", "k", InboundKind.TEXT, text="hi"))
 
@@ -251,7 +258,7 @@ def test_a_database_that_went_away_gives_a_storage_error(tmp_path: object) -> No
 def test_safeguarding_alert_reaches_the_sink_with_the_case(
     make_service: MakeService, clock: FakeClock, alerts: Alerts
 ) -> None:
-    from bot.engine import Policy
+    from bot.core.engine import Policy
 
     svc = make_service(
         sets=tiny_sets(), policy=Policy(screen=lambda t: ("harm_to_self",) if "hurt" in t else ())
@@ -265,18 +272,20 @@ def test_safeguarding_alert_reaches_the_sink_with_the_case(
     assert alert.categories == ("harm_to_self",) and alert.worker_id is not None
 
 
-def test_follow_up_runs_in_the_callers_transaction(service: Service, clock: FakeClock) -> None:
+def test_follow_up_runs_in_the_callers_transaction(
+    service: Conversations, clock: FakeClock
+) -> None:
     token, _ = _invite(service, clock)
     fam = ChatFamily(service, "42")
     fam.start(token)
     fam.tap("yes")
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         rid = s.scalars(select(Respondent.id)).one()
         out = service.follow_up(s, rid, "reminder")
     assert out[0].chat_id == "42" and "gentle reminder" in out[0].text
     fam.say("stop")
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         assert service.follow_up(s, rid, "reminder") == []
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         state = State.from_dict(s.scalars(select(Conversation.state)).one())
         assert state.phase is Phase.STOPPED

@@ -30,7 +30,7 @@ OVERALL = 200
 """Messages per second the fake accepts; each process is given half."""
 PER_PROCESS = OVERALL // 2
 IN_FLIGHT = 2 * PER_PROCESS
-"""What `heard run` may hold claimed at once at that rate (bot.scheduler.in_flight_for)."""
+"""What `heard run` may hold claimed at once at that rate (bot.runtime.followups.in_flight_for)."""
 LEASE = 4.0
 WEBHOOK_SECRET = "webhook-secret-for-tests"
 

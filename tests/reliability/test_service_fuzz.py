@@ -10,12 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import texts
-from bot.engine import State
-from bot.messages import Inbound, InboundKind
-from bot.service import Service
+from bot.core import texts
+from bot.core.engine import State
+from bot.core.messages import Inbound, InboundKind
+from bot.service.conversation import Conversations
 from storage import db
 from storage.models import Answer, Conversation
+from storage.unit import Store
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import TINY, make_invite, tiny_sets
 
@@ -76,15 +77,15 @@ def test_random_conversations_with_redeliveries(
     engine = db.make_engine(f"sqlite:///{folder / 'h.db'}")
     db.upgrade(engine)
     clock = FakeClock()
-    service = Service(
-        db.session_factory(engine),
+    service = Conversations(
+        Store(engine),
         secret=SECRET,
         texts=texts.load(),
         clock=clock,
         sets=tiny_sets(),
         default_set="tiny",
     )
-    with service.sessions.begin() as s:
+    with service.store.sessions.begin() as s:
         token = make_invite(s, clock()).token
     service.handle(Inbound("fuzz", "1", "start", InboundKind.START, token=token))
     for n, ((kind, value), redeliver) in enumerate(script):
@@ -98,10 +99,10 @@ def test_random_conversations_with_redeliveries(
         }[kind]
         replies = service.handle(inbound)
         assert replies, f"no reply to {kind} {value!r}"
-        assert all(r.text for r in replies if not r.meta)
+        assert all(r.text for r in replies if not r.hide_chat)
         if redeliver:
             assert service.handle(inbound) == []
-    with service.sessions() as s:
+    with service.store.sessions() as s:
         per_question = s.execute(
             select(Answer.round, Answer.question_id, func.count()).group_by(
                 Answer.round, Answer.question_id

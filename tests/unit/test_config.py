@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import SafeguardingConfig, ScheduleConfig, SlackConfig, TelegramConfig, parse
-from bot.durations import parse_duration, parse_window
-from bot.errors import ConfigError
+from bot.core.durations import parse_duration, parse_window
+from bot.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import effects as fx
-from bot import texts as texts_mod
-from bot.engine import (
+from bot.core import effects as fx
+from bot.core import texts as texts_mod
+from bot.core.engine import (
     Begin,
     Event,
     FollowUpDue,
@@ -26,7 +26,7 @@ from bot.engine import (
     Unsupported,
     step,
 )
-from bot.questions import load_file
+from bot.core.questions import load_file
 
 TINY = load_file(Path(__file__).parent.parent / "data" / "tiny.toml")
 TEXTS = texts_mod.load()

@@ -7,7 +7,7 @@ import asyncio
 import bisect
 import itertools
 
-from bot.pacing import Pacer
+from adapters.pacing import Pacer
 
 
 class Clock:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.questions as questions
-from bot import plain_language as pl
-from bot.questions import Kind, Questionnaire, load_file, parse_questionnaire
-from bot.texts import LOCALES_DIR, normalise
+import bot.core.questions as questions
+from bot.core import plain_language as pl
+from bot.core.questions import Kind, Questionnaire, load_file, parse_questionnaire
+from bot.core.texts import LOCALES_DIR, normalise
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 BAD_SET = DATA / "bad_set.toml"

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ConfigError
-from bot.safeguarding import CATEGORIES, Detection, Detector, default_detector
-from bot.safeguarding.normalise import fold, skeleton
+from bot.core.errors import ConfigError
+from bot.core.safeguarding import CATEGORIES, Detection, Detector, default_detector
+from bot.core.safeguarding.normalise import fold, skeleton
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "safeguarding_labelled.csv"
 

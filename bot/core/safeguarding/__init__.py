@@ -12,7 +12,7 @@ The rules live in ``bot/safeguarding/data/*.toml`` (one file per language);
 an organisation adds its own files with ``Detector.load(extra_files=[...])``.
 """
 
-from bot.safeguarding.detector import Detection, Detector, default_detector
-from bot.safeguarding.rules import CATEGORIES
+from bot.core.safeguarding.detector import Detection, Detector, default_detector
+from bot.core.safeguarding.rules import CATEGORIES
 
 __all__ = ["CATEGORIES", "Detection", "Detector", "default_detector"]

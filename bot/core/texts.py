@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
-LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 FALLBACK = "en"
 COMMANDS = ("stop", "forget", "help", "skip", "language", "start", "hide")
 

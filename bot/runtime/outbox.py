@@ -30,34 +30,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot.delivery import Channel, DeliveryError, RetryAfter, TransientError, Unreachable
-from bot.messages import Choice, Outbound
-from storage import repo
+from bot.core.errors import DeliveryError, RetryAfter, StorageError, TransientError, Unreachable
+from bot.core.messages import Choice, Outbound
+from bot.runtime.clock import SYSTEM, Time
+from bot.service.outbox import (
+    Abandoned,
+    Failed,
+    OnSent,
+    OutboxBook,
+    Result,
+    Retry,
+    Row,
+    Sent,
+)
+from bot.service.ports import Channel
+from storage.unit import Store
 
 log = logging.getLogger("heard.outbox")
 
 T = TypeVar("T")
 
-OnSent = Callable[[str, str | None, str], None]
-"""Called as `on_sent(kind, ref, platform_message_id)` in a database worker
-thread once a message is recorded as sent (for alerts to record delivery).
-Exceptions are logged and never affect delivery."""
-
 HeldKinds = Callable[[datetime], Collection[str]]
 """Which kinds must wait at this moment (family kinds in quiet hours)."""
-
-Clock = Callable[[], datetime]
 
 STOP_GRACE = 5.0
 """Seconds a clean stop waits for sends already under way."""
@@ -69,41 +68,17 @@ def _nothing_held(_: datetime) -> Collection[str]:
     return ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    message_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Retry:
-    delay: float
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Abandoned:
-    """Not sent: the lease was about to expire, or the sender is stopping."""
-
-
-_Result = _Sent | _Retry | _Failed | _Abandoned
-
-
 class Sender:
     """Drains the outbox through the given channels. One per process."""
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        store: Store,
         channels: Mapping[str, Channel],
         *,
         owner: str,
-        clock: Clock,
         lease: timedelta,
+        time: Time = SYSTEM,
         executor: Executor | None = None,
         held_kinds: HeldKinds = _nothing_held,
         on_sent: OnSent | None = None,
@@ -113,11 +88,19 @@ class Sender:
         retry_cap: float = 900.0,
         idle_poll: float = 5.0,
     ) -> None:
-        self.sessions = sessions
         self.channels = channels
         self.owner = owner
-        self.clock = clock
+        self.time = time
+        self.clock = time.now
         self.lease = lease
+        self.book = OutboxBook(
+            store,
+            owner=owner,
+            clock=time.now,
+            lease=lease,
+            max_attempts=max_attempts,
+            on_sent=on_sent,
+        )
         self.executor = executor
         self.held_kinds = held_kinds
         self.on_sent = on_sent
@@ -127,12 +110,12 @@ class Sender:
         self.retry_cap = retry_cap
         self.idle_poll = idle_poll
         self.sent_count = 0
-        self._inflight: dict[asyncio.Task[None], repo.OutboundRow] = {}
-        self._results: list[tuple[repo.OutboundRow, _Result]] = []
+        self._inflight: dict[asyncio.Task[None], Row] = {}
+        self._results: list[tuple[Row, Result]] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._stopping = False
-        self._db_call: asyncio.Future[list[repo.OutboundRow]] | None = None
+        self._db_call: asyncio.Future[list[Row]] | None = None
 
     # -- public ---------------------------------------------------------------------
 
@@ -145,14 +128,14 @@ class Sender:
         way and give back the rest (see `stop`)."""
         try:
             while True:
-                started = time.monotonic()
+                started = self.time.monotonic()
                 claimed = await self._cycle()
                 if not self._inflight and not claimed:
                     await self._wait(self._wake, self.idle_poll)
                     continue
                 await self._wait(self._progress, 0.25)
                 # Gather a few results per transaction rather than one each.
-                await asyncio.sleep(max(0.0, started + CYCLE_EVERY - time.monotonic()))
+                await self.time.sleep(max(0.0, started + CYCLE_EVERY - self.time.monotonic()))
         except asyncio.CancelledError:
             if on_stop is not None:
                 on_stop()
@@ -163,12 +146,12 @@ class Sender:
         """Send everything that may go now, then return how many were sent.
         For tests and one-off runs; `run` is the long-running form."""
         before = self.sent_count
-        deadline = time.monotonic() + timeout
+        deadline = self.time.monotonic() + timeout
         while True:
             claimed = await self._cycle()
             if not self._inflight and not self._results and not claimed:
                 return self.sent_count - before
-            if time.monotonic() > deadline:
+            if self.time.monotonic() > deadline:
                 raise TimeoutError("the outbox did not drain in time")
             await self._wait(self._progress, 0.05)
 
@@ -185,15 +168,9 @@ class Sender:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
-        with contextlib.suppress(SQLAlchemyError):
+        with contextlib.suppress(StorageError):
             await self._cycle()
-            await self._db(self._release_all)
-
-    def _release_all(self) -> None:
-        with self.sessions.begin() as session:
-            released = repo.release_outbound(session, self.owner)
-        if released:
-            log.info("outbox: gave back %d unsent message(s) on stop", released)
+            await self._db(self.book.release_all)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -220,12 +197,12 @@ class Sender:
         )
         try:
             rows = await asyncio.shield(self._db_call)
-        except SQLAlchemyError as exc:
-            log.warning("outbox: database unavailable (%s); retrying", exc.__class__.__name__)
+        except StorageError as exc:
+            log.warning("outbox: database unavailable (%s)", type(exc.__cause__ or exc).__name__)
             self._results = results + self._results
-            await asyncio.sleep(1.0)
+            await self.time.sleep(1.0)
             return 0
-        deadline = time.monotonic() + self.lease.total_seconds() * 0.8
+        deadline = self.time.monotonic() + self.lease.total_seconds() * 0.8
         for row in rows:
             task = asyncio.create_task(self._send(row, deadline), name=f"outbox-{row.id}")
             self._inflight[task] = row
@@ -235,76 +212,35 @@ class Sender:
     def _done(self, task: asyncio.Task[None]) -> None:
         row = self._inflight.pop(task, None)
         if task.cancelled() and row is not None:
-            self._results.append((row, _Abandoned()))
+            self._results.append((row, Abandoned()))
         self._progress.set()
 
-    def _settle_and_claim(
-        self, results: list[tuple[repo.OutboundRow, _Result]], free: int
-    ) -> list[repo.OutboundRow]:
+    def _settle_and_claim(self, results: list[tuple[Row, Result]], free: int) -> list[Row]:
         """Runs in a database thread."""
-        now = self.clock()
-        sent: list[tuple[int, str]] = []
-        with self.sessions.begin() as session:
-            for row, result in results:
-                match result:
-                    case _Sent(message_id=mid):
-                        sent.append((row.id, mid))
-                    case _Retry(delay=delay, error=error):
-                        if row.attempts >= self.max_attempts:
-                            repo.fail_outbound(session, self.owner, row.id, error)
-                            log.warning(
-                                "outbox %d (%s) failed after %d attempts: %s",
-                                row.id,
-                                row.kind,
-                                row.attempts,
-                                error,
-                            )
-                        else:
-                            at = now + timedelta(seconds=delay)
-                            repo.retry_outbound(session, self.owner, row.id, at, error)
-                    case _Failed(error=error):
-                        repo.fail_outbound(session, self.owner, row.id, error)
-                        log.info("outbox %d (%s) not deliverable: %s", row.id, row.kind, error)
-                    case _Abandoned():
-                        repo.release_outbound(session, self.owner, [row.id])
-            repo.mark_outbound_sent(session, self.owner, sent, now)
-            rows: list[repo.OutboundRow] = []
-            if free > 0:
-                rows = repo.claim_outbound(
-                    session,
-                    owner=self.owner,
-                    now=now,
-                    lease_until=now + self.lease,
-                    limit=free,
-                    platforms=tuple(self.channels),
-                    held_kinds=tuple(self.held_kinds(now)),
-                    exclude=[row.id for row, _ in results],
-                )
-        self.sent_count += len(sent)
-        if self.on_sent is not None:
-            by_id = {row.id: row for row, _ in results}
-            for oid, mid in sent:
-                try:
-                    self.on_sent(by_id[oid].kind, by_id[oid].ref, mid)
-                except Exception as exc:
-                    log.error("on-sent hook failed for outbox %d: %s", oid, type(exc).__name__)
+        rows, sent = self.book.settle_and_claim(
+            results,
+            free,
+            platforms=tuple(self.channels),
+            held_kinds=self.held_kinds(self.clock()),
+        )
+        self.sent_count += sent
         return rows
 
     # -- one message ----------------------------------------------------------------------
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(1.0, 1.2)
+        return delay * self.time.jitter(1.0, 1.2)
 
-    async def _send(self, row: repo.OutboundRow, deadline: float) -> None:
-        result: _Result
-        if self._stopping or time.monotonic() > deadline:
-            result = _Abandoned()
+    async def _send(self, row: Row, deadline: float) -> None:
+        result: Result
+        if self._stopping or self.time.monotonic() > deadline:
+            result = Abandoned()
         else:
             result = await self._deliver(row)
         self._results.append((row, result))
 
-    async def _deliver(self, row: repo.OutboundRow) -> _Result:
+    async def _deliver(self, row: Row) -> Result:
         out = Outbound(
             row.platform,
             row.address,
@@ -313,15 +249,15 @@ class Sender:
             row.columns,
         )
         try:
-            return _Sent(await self.channels[row.platform].send(out))
+            return Sent(await self.channels[row.platform].send(out))
         except Unreachable:
-            return _Failed("Unreachable")
+            return Failed("Unreachable")
         except RetryAfter as exc:
-            return _Retry(max(exc.seconds, self._backoff(row.attempts)), "RetryAfter")
+            return Retry(max(exc.seconds, self._backoff(row.attempts)), "RetryAfter")
         except TransientError:
-            return _Retry(self._backoff(row.attempts), "TransientError")
+            return Retry(self._backoff(row.attempts), "TransientError")
         except DeliveryError as exc:
-            return _Failed(type(exc).__name__)
+            return Failed(type(exc).__name__)
         except Exception as exc:
             log.error("outbox %d (%s): unexpected %s", row.id, row.kind, type(exc).__name__)
-            return _Retry(self._backoff(row.attempts), type(exc).__name__)
+            return Retry(self._backoff(row.attempts), type(exc).__name__)

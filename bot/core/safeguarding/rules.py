@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError
-from bot.safeguarding.normalise import Normaliser, fold, skeleton
+from bot.core.errors import ConfigError
+from bot.core.safeguarding.normalise import Normaliser, fold, skeleton
 
 CATEGORIES: tuple[str, ...] = ("child_at_risk", "harm_from_others", "immediate_danger", "self_harm")
 

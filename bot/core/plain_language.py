@@ -81,7 +81,7 @@ from pathlib import Path
 
 from textstat.textstat import textstatistics
 
-from bot.questions import Questionnaire, load_file
+from bot.core.questions import Questionnaire, load_file
 
 MAX_WORDS = 20
 """Most words a question (or one consent sentence) may have."""
@@ -95,7 +95,7 @@ GRADE_TO_AGE = 5
 MAX_READING_AGE = int(MAX_GRADE) + GRADE_TO_AGE
 """The same limit as a reading age: 11."""
 
-JARGON_FILE = Path(__file__).resolve().parent / "data" / "jargon.txt"
+JARGON_FILE = Path(__file__).resolve().parent.parent / "data" / "jargon.txt"
 
 _READING_AGE_LOCALES = ("en", "cy")
 

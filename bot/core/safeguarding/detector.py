@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import ConfigError
-from bot.safeguarding.normalise import glue_contractions, skeleton
-from bot.safeguarding.rules import Pattern, Rule, RuleBook, Vocabulary, load_rulebook
+from bot.core.errors import ConfigError
+from bot.core.safeguarding.normalise import glue_contractions, skeleton
+from bot.core.safeguarding.rules import Pattern, Rule, RuleBook, Vocabulary, load_rulebook
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot import effects as fx
-from bot.messages import Choice, Reply
-from bot.questions import Kind, Question, Questionnaire
-from bot.texts import Texts, normalise
+from bot.core import effects as fx
+from bot.core.messages import Choice, Reply
+from bot.core.questions import Kind, Question, Questionnaire
+from bot.core.texts import Texts, normalise
 
 
 class Phase(StrEnum):

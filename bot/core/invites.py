@@ -3,10 +3,11 @@ family can type, and a QR code of the link."""
 
 from __future__ import annotations
 
+import io
 import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
+
+import qrcode
 
 # No 0/O, 1/I/L, 5/S or 2/Z: codes get read aloud and typed on small phones.
 CODE_ALPHABET = "346789ABCDEFGHJKMNPQRTUVWXY"
@@ -22,16 +23,6 @@ class Card:
 
     def as_json(self) -> dict[str, str]:
         return {"token": self.token, "code": self.code, "link": self.link}
-
-
-def new_token() -> str:
-    """URL-safe, 32 characters: fits Telegram's 64-character start parameter."""
-    return secrets.token_urlsafe(24)
-
-
-def new_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return f"{raw[:4]}-{raw[4:]}"
 
 
 def normalise_code(text: str) -> str | None:
@@ -50,20 +41,8 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={token}"
 
 
-def write_qr(link: str, path: Path) -> None:
-    import qrcode
-
-    image = qrcode.make(link, border=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        image.save(fh)
-
-
 def qr_png(link: str) -> bytes:
-    import io
-
-    import qrcode
-
+    """A QR code of `link`, as PNG bytes."""
     buf = io.BytesIO()
     qrcode.make(link, border=2).save(buf)
     return buf.getvalue()

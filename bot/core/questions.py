@@ -14,9 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.errors import QuestionSetError
+from bot.core.errors import QuestionSetError
 
-QUESTIONS_DIR = Path(__file__).resolve().parent
+QUESTIONS_DIR = Path(__file__).resolve().parent.parent / "questions"
 DIMENSIONS = ("honesty", "clarity", "continuity", "overall", "comment")
 
 

@@ -7,7 +7,7 @@ Slack or the console.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_CHOICE_DATA_BYTES = 64
@@ -70,14 +70,20 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """A reply addressed to one chat on one platform."""
+    """A reply addressed to one chat on one platform.
+
+    `hide_chat`: instead of a message, delete what the platform lets us
+    delete of this chat before the replies that follow (Telegram deletes
+    recent messages; Slack and the console say how to clear the chat by
+    hand). Such an Outbound carries the words to say if the platform cannot
+    delete anything, in `text`."""
 
     platform: str
     chat_id: str
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1
-    meta: dict[str, str] = field(default_factory=dict, compare=False)
+    hide_chat: bool = False
 
     @classmethod
     def to(cls, platform: str, chat_id: str, reply: Reply) -> Outbound:

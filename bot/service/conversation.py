@@ -1,4 +1,4 @@
-"""The service: one inbound message, one database transaction.
+"""The conversation: one inbound message, one database transaction.
 
 Dedupe on the platform's delivery id, load the conversation, run one pure
 engine step, then store the new state, the answers and the other effects
@@ -10,60 +10,34 @@ lost and nothing is stored twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot import effects as fx
-from bot import engine
-from bot import questions as question_sets
-from bot.engine import Phase, State
-from bot.errors import StorageError
-from bot.invites import normalise_code
-from bot.messages import Inbound, InboundKind, Outbound
-from bot.privacy import log_ref, pseudonym
-from bot.questions import Questionnaire
-from bot.texts import Texts
+from bot.core import effects as fx
+from bot.core import engine
+from bot.core import questions as question_sets
+from bot.core.engine import Phase, State
+from bot.core.errors import StorageError
+from bot.core.invites import normalise_code
+from bot.core.messages import Inbound, InboundKind, Outbound
+from bot.core.privacy import log_ref, pseudonym
+from bot.core.questions import Questionnaire
+from bot.core.texts import Texts
+from bot.service.alerts import AlertContext, AlertSink, log_alert
 from storage import repo
-from storage.models import Invite, Respondent
+from storage.models import Invite
+from storage.unit import Store, Tx
 
 log = logging.getLogger("heard.service")
 
 Clock = Callable[[], datetime]
-
-HIDE_CHAT = "hide_chat"
-"""`Outbound.meta["action"]`: the adapter deletes what it can of this chat
-before sending the replies that follow."""
+Monotonic = Callable[[], float]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertContext:
-    """What a safeguarding alert needs to reach the duty team."""
-
-    respondent_id: int | None
-    team_id: int | None
-    worker_id: int | None
-    invite_id: int | None
-    platform: str
-    locale: str
-    categories: tuple[str, ...]
-    text: str
-    at: datetime
-
-
-AlertSink = Callable[[Session, AlertContext], None]
-
-
-def _log_alert(_: Session, alert: AlertContext) -> None:
-    log.warning("safeguarding alert raised categories=%s", ",".join(alert.categories))
 
 
 @dataclass
@@ -72,13 +46,13 @@ class _Loaded:
     state: State
 
 
-class Service:
+class Conversations:
     """Runs engine steps against storage. Thread-safe: it holds no mutable state
-    between calls; each call opens its own session."""
+    between calls; each call opens its own transaction."""
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        store: Store,
         *,
         secret: bytes,
         texts: Texts,
@@ -86,9 +60,10 @@ class Service:
         clock: Clock = utc_now,
         sets: Mapping[str, Questionnaire] | None = None,
         default_set: str = "adult",
-        alert_sink: AlertSink = _log_alert,
+        alert_sink: AlertSink = log_alert,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
-        self.sessions = sessions
+        self.store = store
         self.secret = secret
         self.texts = texts
         self.policy = policy or engine.Policy()
@@ -96,30 +71,31 @@ class Service:
         self.sets = dict(sets) if sets is not None else question_sets.shipped()
         self.default_set = default_set
         self.alert_sink = alert_sink
+        self.monotonic = monotonic
 
     # -- inbound -------------------------------------------------------------
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Process one inbound message exactly once; return the replies."""
         try:
-            with self.sessions.begin() as session:
-                return self._handle(session, inbound)
-        except SQLAlchemyError as exc:
+            with self.store.begin() as tx:
+                return self._handle(tx, inbound)
+        except StorageError as exc:
             log.error(
                 "database error while handling a %s message: %s",
                 inbound.platform,
-                exc.__class__.__name__,
+                type(exc.__cause__ or exc).__name__,
             )
-            raise StorageError("the database is not available") from exc
+            raise
 
-    def _handle(self, session: Session, inbound: Inbound) -> list[Outbound]:
+    def _handle(self, tx: Tx, inbound: Inbound) -> list[Outbound]:
         now = self.clock()
-        if not repo.mark_processed(session, inbound.platform, inbound.message_key, now):
+        if not repo.mark_processed(tx, inbound.platform, inbound.message_key, now):
             log.info("duplicate %s delivery ignored", inbound.platform)
             return []
         pseud = pseudonym(self.secret, inbound.platform, inbound.chat_id)
-        loaded = self._load(session, pseud)
-        event, invite = self._event(session, inbound, loaded, now)
+        loaded = self._load(tx, pseud)
+        event, invite = self._event(tx, inbound, loaded, now)
         questionnaire = self._questionnaire(invite.set_id if invite else loaded.state.set_id)
         result = engine.step(
             loaded.state, event, questionnaire, now, texts=self.texts, policy=self.policy
@@ -128,17 +104,17 @@ class Service:
         if isinstance(event, engine.Begin) and invite is not None:
             if respondent_id is None:
                 respondent_id = repo.create_respondent(
-                    session, pseudonym=pseud, platform=inbound.platform, invite=invite, now=now
+                    tx, pseudonym=pseud, platform=inbound.platform, invite=invite, now=now
                 )
             else:
-                repo.rebind_respondent(session, respondent_id, invite)
+                repo.rebind_respondent(tx, respondent_id, invite)
             loaded.row = repo.RespondentRow(
                 respondent_id, invite.team_id, invite.worker_id, invite.id, "active", None
             )
-            repo.save_contact(session, respondent_id, inbound.platform, inbound.chat_id, now)
-        self._apply(session, loaded.row, result, inbound.platform, now)
+            repo.save_contact(tx, respondent_id, inbound.platform, inbound.chat_id, now)
+        self._apply(tx, loaded.row, result, inbound.platform, now)
         if loaded.row is not None and result.state.phase is not Phase.FORGOTTEN:
-            repo.save_state(session, loaded.row.id, result.state.to_dict(), now)
+            repo.save_state(tx, loaded.row.id, result.state.to_dict(), now)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "handled %s %s ref=%s phase %s -> %s, %d replies",
@@ -151,18 +127,13 @@ class Service:
             )
         outbound = [Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies]
         if any(isinstance(e, fx.HideChat) for e in result.effects):
-            hide = Outbound(inbound.platform, inbound.chat_id, "", meta={"action": HIDE_CHAT})
+            hide = Outbound(inbound.platform, inbound.chat_id, "", hide_chat=True)
             outbound.insert(0, hide)
         return outbound
 
-    def _load(self, session: Session, pseud: str) -> _Loaded:
-        if session.get_bind().dialect.name == "postgresql":
-            # Serialise concurrent messages from one chat (SQLite's BEGIN
-            # IMMEDIATE already serialises every writer).
-            session.execute(
-                select(Respondent.id).where(Respondent.pseudonym == pseud).with_for_update()
-            )
-        row = repo.respondent_with_state(session, pseud)
+    def _load(self, tx: Tx, pseud: str) -> _Loaded:
+        repo.lock_respondent(tx, pseud)
+        row = repo.respondent_with_state(tx, pseud)
         state = State.from_dict(row.state) if row and row.state else State()
         return _Loaded(row, state)
 
@@ -172,11 +143,11 @@ class Service:
         return self.sets.get(self.default_set)
 
     def _event(
-        self, session: Session, inbound: Inbound, loaded: _Loaded, now: datetime
+        self, tx: Tx, inbound: Inbound, loaded: _Loaded, now: datetime
     ) -> tuple[engine.Event, Invite | None]:
         if inbound.kind is InboundKind.START:
             if inbound.token:
-                return self._redeem(session, inbound.token, loaded, now, by_token=True)
+                return self._redeem(tx, inbound.token, loaded, now, by_token=True)
             return engine.StartPlain(), None
         if inbound.kind is InboundKind.BUTTON:
             return engine.Press(inbound.data), None
@@ -186,15 +157,13 @@ class Service:
         code = normalise_code(text) if self.texts.word_for(text) is None else None
         phase = loaded.state.phase
         if code and phase in (Phase.NEW, Phase.FORGOTTEN, Phase.DONE, Phase.DECLINED):
-            return self._redeem(session, code, loaded, now, by_token=False)
+            return self._redeem(tx, code, loaded, now, by_token=False)
         return engine.Text(text), None
 
     def _redeem(
-        self, session: Session, ref: str, loaded: _Loaded, now: datetime, *, by_token: bool
+        self, tx: Tx, ref: str, loaded: _Loaded, now: datetime, *, by_token: bool
     ) -> tuple[engine.Event, Invite | None]:
-        invite = (
-            repo.invite_by_token(session, ref) if by_token else repo.invite_by_code(session, ref)
-        )
+        invite = repo.invite_by_token(tx, ref) if by_token else repo.invite_by_code(tx, ref)
         if invite is None:
             return engine.InviteRejected("unknown"), None
         if invite.used_at is not None:
@@ -206,7 +175,7 @@ class Service:
         if invite.set_id not in self.sets:
             log.error("invite refers to a question set that is not installed")
             return engine.InviteRejected("expired"), None
-        if not repo.claim_invite(session, invite.id, now):
+        if not repo.claim_invite(tx, invite.id, now):
             return engine.InviteRejected("used"), None
         return engine.Begin(invite.locale), invite
 
@@ -214,7 +183,7 @@ class Service:
 
     def _apply(
         self,
-        session: Session,
+        tx: Tx,
         row: repo.RespondentRow | None,
         result: engine.Step,
         platform: str,
@@ -224,7 +193,7 @@ class Service:
         for effect in result.effects:
             if isinstance(effect, fx.RaiseSafeguardingAlert):
                 self.alert_sink(
-                    session,
+                    tx,
                     AlertContext(
                         respondent_id=row.id if row else None,
                         team_id=row.team_id if row else None,
@@ -243,7 +212,7 @@ class Service:
             match effect:
                 case fx.RecordAnswer():
                     repo.add_answer(
-                        session,
+                        tx,
                         respondent_id=row.id,
                         round=effect.round,
                         set_id=state.set_id,
@@ -258,28 +227,26 @@ class Service:
                         answered_at=now,
                     )
                 case fx.ScheduleFollowUp():
-                    repo.schedule_followup(
-                        session, row.id, effect.kind, effect.key, effect.due_at, now
-                    )
+                    repo.schedule_followup(tx, row.id, effect.kind, effect.key, effect.due_at, now)
                 case fx.CancelFollowUps():
-                    repo.cancel_followups(session, row.id, effect.kinds)
+                    repo.cancel_followups(tx, row.id, effect.kinds)
                 case fx.SetStatus():
-                    repo.set_status(session, row.id, effect.status)
+                    repo.set_status(tx, row.id, effect.status)
                 case fx.EraseRespondent():
-                    repo.erase_respondent(session, row.id)
-                    repo.audit(session, "family", "erased own data", {}, now)
+                    repo.erase_respondent(tx, row.id)
+                    repo.audit(tx, "family", "erased own data", {}, now)
 
     # -- follow-ups ----------------------------------------------------------------
 
-    def follow_up(self, session: Session, respondent_id: int, kind: str) -> list[Outbound]:
+    def follow_up(self, tx: Tx, respondent_id: int, kind: str) -> list[Outbound]:
         """Run a due follow-up inside the caller's transaction; the replies to
         send (none if the family stopped, declined or is no longer reachable)."""
         now = self.clock()
-        row = session.get(Respondent, respondent_id)
-        contact = repo.contact_of(session, respondent_id)
+        row = repo.respondent_by_id(tx, respondent_id)
+        contact = repo.contact_of(tx, respondent_id)
         if row is None or contact is None or row.status != "active":
             return []
-        conv = repo.respondent_with_state(session, row.pseudonym)
+        conv = repo.respondent_with_state(tx, row.pseudonym)
         if conv is None or conv.state is None:
             return []
         state = State.from_dict(conv.state)
@@ -291,23 +258,19 @@ class Service:
             texts=self.texts,
             policy=self.policy,
         )
-        self._apply(session, conv, result, contact[0], now)
-        repo.save_state(session, respondent_id, result.state.to_dict(), now)
+        self._apply(tx, conv, result, contact[0], now)
+        repo.save_state(tx, respondent_id, result.state.to_dict(), now)
         return [Outbound.to(contact[0], contact[1], r) for r in result.replies]
 
-
-def mark_unreachable(service: Service, platform: str, chat_id: str) -> bool:
-    """The platform says this person blocked us: send nothing more, ever,
-    until they write again. Returns False if we hold nothing about them."""
-    pseud = pseudonym(service.secret, platform, chat_id)
-    try:
-        with service.sessions.begin() as session:
-            row = repo.respondent_with_state(session, pseud)
+    def mark_unreachable(self, platform: str, chat_id: str) -> bool:
+        """The platform says this person blocked us: send nothing more, ever,
+        until they write again. Returns False if we hold nothing about them."""
+        pseud = pseudonym(self.secret, platform, chat_id)
+        with self.store.begin() as tx:
+            row = repo.respondent_with_state(tx, pseud)
             if row is None:
                 return False
-            repo.set_status(session, row.id, "unreachable")
-            repo.cancel_followups(session, row.id)
+            repo.set_status(tx, row.id, "unreachable")
+            repo.cancel_followups(tx, row.id)
             log.info("respondent marked unreachable on %s", platform)
             return True
-    except SQLAlchemyError as exc:
-        raise StorageError("the database is not available") from exc

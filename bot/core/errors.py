@@ -1,0 +1,70 @@
+"""Heard's exception tree, in one place.
+
+HeardError                 base of everything Heard raises on purpose
+├── ConfigError            a config file or key is wrong; message names the key and the fix
+├── QuestionSetError       a question set file is malformed; message names file and question
+├── InviteError            an invite code cannot be used (unknown, used, expired)
+├── NotFoundError          a named team, worker or manager does not exist
+├── ConflictError          the thing to add exists already (a team or worker of that name)
+├── StorageError           the database cannot be reached or written
+└── DeliveryError          a platform could not take a message
+    ├── Unreachable        the person blocked the bot or the chat is gone: stop sending
+    ├── RetryAfter         the platform asked us to wait `seconds` (429)
+    └── TransientError     network error or 5xx: retry with backoff
+
+The CLI turns any HeardError into one plain line on stderr and a non-zero exit;
+anything else is a bug and is logged with a traceback. Storage translates
+every database driver error into `StorageError` at its boundary, and adapters
+translate every platform error into a `DeliveryError`, so the layers above
+never see a vendor's exception.
+"""
+
+from __future__ import annotations
+
+
+class HeardError(Exception):
+    """Base for errors that carry a message meant for a person."""
+
+
+class ConfigError(HeardError):
+    pass
+
+
+class QuestionSetError(HeardError):
+    pass
+
+
+class InviteError(HeardError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotFoundError(HeardError):
+    pass
+
+
+class ConflictError(HeardError):
+    pass
+
+
+class StorageError(HeardError):
+    pass
+
+
+class DeliveryError(HeardError):
+    pass
+
+
+class Unreachable(DeliveryError):
+    pass
+
+
+class RetryAfter(DeliveryError):
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"platform asked to wait {seconds} s")
+        self.seconds = seconds
+
+
+class TransientError(DeliveryError):
+    pass

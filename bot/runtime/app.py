@@ -1,0 +1,108 @@
+"""The composition root: turn a `Config` into storage, the use cases and the
+time they run on. Everything that `heard` runs is built here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Config
+from bot.core import engine, texts
+from bot.core.safeguarding import Detector, default_detector
+from bot.runtime.clock import SYSTEM, Time
+from bot.service.alerts import AlertDesk, Alerts, AlertSink
+from bot.service.conversation import Clock, Conversations
+from bot.service.staff import Staff
+from storage.unit import Store
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    conversation: Conversations
+    alerts: Alerts
+    time: Time = field(default=SYSTEM)
+
+    @property
+    def staff(self) -> Staff:
+        """Administration use cases (teams, workers, invites, cases)."""
+        return Staff(self.conversation, self.config)
+
+    @property
+    def alert_desk(self) -> AlertDesk:
+        return AlertDesk(self.store, self.alerts, self.conversation.clock)
+
+    @property
+    def engine(self) -> Any:
+        """The database engine (for tests and tools that inspect it)."""
+        return self.store.engine
+
+    @property
+    def sessions(self) -> Any:
+        """The session factory (for tests that inspect the tables)."""
+        return self.store.sessions
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def help_now_texts(config: Config, all_texts: texts.Texts) -> dict[str, str]:
+    """Where to get help now, per language, from `[safeguarding]`."""
+    sg = config.safeguarding
+    out: dict[str, str] = {}
+    for locale in all_texts.locales:
+        lines = "\n".join(
+            all_texts.get(locale, "help_now_line", name=h.name, number=h.number, hours=h.hours)
+            for h in sg.helplines
+        )
+        out[locale] = all_texts.get(locale, "help_now", emergency=sg.emergency_number, lines=lines)
+    return out
+
+
+def screen_for(config: Config) -> Callable[[str], tuple[str, ...]]:
+    """The safeguarding check the engine runs on every free text."""
+    extra = config.safeguarding.extra_rules
+    detector = Detector.load(extra) if extra else default_detector()
+
+    def screen(text: str) -> tuple[str, ...]:
+        found = detector.detect(text)
+        return found.categories if found else ()
+
+    return screen
+
+
+def policy_for(config: Config, all_texts: texts.Texts | None = None) -> engine.Policy:
+    all_texts = all_texts or texts.load()
+    return engine.Policy(
+        checkin_every=config.schedule.checkin_every,
+        reminder_after=config.schedule.reminder_after,
+        screen=screen_for(config),
+        help_now=help_now_texts(config, all_texts),
+    )
+
+
+def build(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    alert_sink: AlertSink | None = None,
+    time: Time | None = None,
+) -> App:
+    """Everything for one process. `time` (or just `clock`) replaces the
+    system clock, for tests."""
+    time = time or (Time(now=clock) if clock is not None else SYSTEM)
+    alerts = Alerts(config.safeguarding)
+    store = Store.open(config.database_url)
+    conversation = Conversations(
+        store,
+        secret=config.pseudonym_secret,
+        texts=texts.load(),
+        policy=policy_for(config),
+        clock=time.now,
+        default_set=config.default_set,
+        alert_sink=alert_sink or alerts,
+        monotonic=time.monotonic,
+    )
+    return App(config, store, conversation, alerts, time)

@@ -1,0 +1,110 @@
+"""The ports: what the service needs from a platform channel, and what a
+channel may call back. Adapters implement `Channel`; the runtime wires them.
+
+A channel receives inbound messages and hands them to an `InboundHandler`;
+it sends `Outbound` messages and reports failures with the `DeliveryError`
+subclasses in `bot.core.errors`, so the outbox sender and the reply path
+treat every platform alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from bot.core.errors import DeliveryError, RetryAfter, TransientError, Unreachable
+from bot.core.invites import Card
+from bot.core.messages import Inbound, Outbound
+from bot.core.texts import Texts
+
+__all__ = [
+    "ActionChannel",
+    "ActionHandler",
+    "Channel",
+    "DeliveryError",
+    "InboundHandler",
+    "InviteMade",
+    "InviteOutcome",
+    "InviteProblem",
+    "NotAWorker",
+    "RetryAfter",
+    "StaffDesk",
+    "TransientError",
+    "Unreachable",
+    "UnreachableHandler",
+]
+
+InboundHandler = Callable[[Inbound], Awaitable[list[Outbound]]]
+"""Process one inbound message; returns the replies, already stored durably."""
+
+UnreachableHandler = Callable[[str, str], Awaitable[None]]
+"""Called with (platform, chat id) when a person can no longer be reached."""
+
+ActionHandler = Callable[[str, str, str, str], Awaitable[None]]
+"""A staff button press outside a family conversation (the duty team's
+Acknowledge): called as `(user, value, chat, message ref)`."""
+
+
+class Channel(Protocol):
+    """What `heard run` needs from each platform adapter."""
+
+    platform: str
+
+    async def start(self, on_inbound: InboundHandler, on_unreachable: UnreachableHandler) -> None:
+        """Connect, check credentials, and begin receiving. Raises ConfigError
+        with the key to fix if the platform rejects the credentials."""
+
+    async def send(self, out: Outbound) -> str:
+        """Send one message at the platform's pace; return its message id.
+        Raises a DeliveryError subclass when it cannot."""
+
+    async def stop(self) -> None:
+        """Stop receiving and finish what is in flight."""
+
+
+@runtime_checkable
+class ActionChannel(Channel, Protocol):
+    """A channel whose staff can press buttons (Telegram, Slack)."""
+
+    def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
+        """Route presses whose value starts with `prefix` to `handler`."""
+
+
+@dataclass(frozen=True, slots=True)
+class InviteMade:
+    card: Card
+    set_id: str
+    locale: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotAWorker:
+    """The staff member is not a registered, active worker."""
+
+
+@dataclass(frozen=True, slots=True)
+class InviteProblem:
+    message: str
+    """Meant for the worker, e.g. a language the set does not offer."""
+
+
+InviteOutcome = InviteMade | NotAWorker | InviteProblem
+
+
+class StaffDesk(Protocol):
+    """The staff use cases a chat platform offers its workers and managers.
+    Synchronous (each call is one transaction): run it on a worker thread."""
+
+    @property
+    def texts(self) -> Texts: ...
+
+    @property
+    def set_ids(self) -> tuple[str, ...]: ...
+
+    def invite_for_slack_user(self, slack_user: str, set_id: str, locale: str) -> InviteOutcome:
+        """Make one invite for the worker registered as `slack_user`.
+        Raises StorageError when the database cannot be used."""
+        ...
