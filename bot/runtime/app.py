@@ -13,6 +13,9 @@ from bot.core.safeguarding import Detector, default_detector
 from bot.runtime.clock import SYSTEM, Time
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
+from bot.service.data_requests import DataRequests
+from bot.service.keys import KeyRotation
+from bot.service.retention import Retention
 from bot.service.staff import Staff
 from storage.unit import Store
 
@@ -29,6 +32,19 @@ class App:
     def staff(self) -> Staff:
         """Administration use cases (teams, workers, invites, cases)."""
         return Staff(self.conversation, self.config)
+
+    @property
+    def data_requests(self) -> DataRequests:
+        """A family's requests to see or erase their data."""
+        return DataRequests(self.conversation, self.config)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.store, self.config.retention, self.conversation.clock)
+
+    @property
+    def keys(self) -> KeyRotation:
+        return KeyRotation(self.store, self.config.pseudonym_secret, self.conversation.clock)
 
     @property
     def alert_desk(self) -> AlertDesk:
