@@ -23,6 +23,7 @@ from bot.core.errors import HeardError
 from bot.core.invites import qr_png
 from bot.core.privacy import pseudonym
 from bot.runtime.app import App, build
+from bot.runtime.log_format import TEXT_FORMAT, use_format
 from bot.runtime.registry import console_chat
 
 log = logging.getLogger("heard")
@@ -30,7 +31,9 @@ log = logging.getLogger("heard")
 
 def _config(args: argparse.Namespace) -> Config:
     path = args.config or os.environ.get("HEARD_CONFIG")
-    return load(Path(path) if path else None)
+    config = load(Path(path) if path else None)
+    use_format(config.log_format)
+    return config
 
 
 def _app(args: argparse.Namespace, *, upgrade: bool = False) -> App:
@@ -417,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("HEARD_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=TEXT_FORMAT,
     )
     # httpx logs every request URL at INFO, and Telegram's URLs hold the bot token.
     for noisy in ("httpx", "httpcore"):

@@ -97,20 +97,30 @@ class SafeguardingConfig:
     extra_rules: tuple[Path, ...] = ()
 
 
+KEEP_CONTACTS = Retention(12, "months", after_case_closed=True)
+KEEP_CONVERSATIONS = Retention(90)
+KEEP_ANSWERS = Retention(3, "years")
+KEEP_SIX_YEARS = Retention(6, "years")
+KEEP_DELIVERY_IDS = Retention(7)
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
     """How long each kind of data is kept (`[retention]`); the nightly job in
     `heard run` and `heard retention` delete what is past it."""
 
-    contacts: Retention = Retention(12, "months", after_case_closed=True)
-    conversations: Retention = Retention(90)
-    answers: Retention = Retention(3, "years")
-    alerts: Retention = Retention(6, "years")
-    processed_inbound: Retention = Retention(7)
-    audit: Retention = Retention(6, "years")
+    contacts: Retention = KEEP_CONTACTS
+    conversations: Retention = KEEP_CONVERSATIONS
+    answers: Retention = KEEP_ANSWERS
+    alerts: Retention = KEEP_SIX_YEARS
+    processed_inbound: Retention = KEEP_DELIVERY_IDS
+    audit: Retention = KEEP_SIX_YEARS
     run_at: time = time(2, 30)
     """When the nightly job runs, in `[schedule] timezone`."""
     batch_size: int = 1000
+    nightly: bool = True
+    """Whether `heard run` runs the nightly job (with several processes, one
+    is enough: set false on the others)."""
 
     def rules(self) -> dict[str, Retention]:
         return {name: getattr(self, name) for name in RETENTION_KEYS}
@@ -291,9 +301,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     if url_env:
         url = env_secret(url_env, "[database] url_env")
 
-    priv = top.sub(
-        "privacy", {"pseudonym_secret_env", "new_pseudonym_secret_env", "k_threshold"}
-    )
+    priv = top.sub("privacy", {"pseudonym_secret_env", "new_pseudonym_secret_env", "k_threshold"})
     secret_env = priv.text("pseudonym_secret_env", "")
     if secret_env:
         secret = env_secret(secret_env, "[privacy] pseudonym_secret_env").encode()
@@ -308,7 +316,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     survey = top.sub("survey", {"default_set", "default_locale", "invite_valid_for"})
     log = top.sub("logging", {"level", "format"})
 
-    rt = top.sub("retention", {*RETENTION_KEYS, "run_at", "batch_size"})
+    rt = top.sub("retention", {*RETENTION_KEYS, "run_at", "batch_size", "nightly"})
     d_rt = RetentionConfig()
     rules: dict[str, Retention] = {}
     for name in RETENTION_KEYS:
@@ -329,6 +337,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         **rules,
         run_at=run_time,
         batch_size=rt.whole("batch_size", d_rt.batch_size, low=1, high=100_000),
+        nightly=rt.flag("nightly", True),
     )
     srv = top.sub("server", {"health_port", "health_listen"})
     server = ServerConfig(

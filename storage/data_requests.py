@@ -8,9 +8,9 @@ forget` then removes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -51,17 +51,16 @@ def holdings(session: Session, respondent_id: int) -> dict[str, int]:
     link to them an erasure clears)."""
     counts: dict[str, int] = {}
     for model in PER_RESPONDENT:
+        table = cast(Table, model.__table__)
         n = session.scalar(
-            select(func.count()).select_from(model).where(model.respondent_id == respondent_id)  # type: ignore[attr-defined]
+            select(func.count()).select_from(table).where(table.c.respondent_id == respondent_id)
         )
-        counts[str(model.__tablename__)] = int(n or 0)
+        counts[table.name] = int(n or 0)
     counts["respondents"] = int(
         session.scalar(select(func.count()).where(Respondent.id == respondent_id)) or 0
     )
     counts["safeguarding_alerts"] = int(
-        session.scalar(
-            select(func.count()).where(SafeguardingAlert.respondent_id == respondent_id)
-        )
+        session.scalar(select(func.count()).where(SafeguardingAlert.respondent_id == respondent_id))
         or 0
     )
     return counts
@@ -94,7 +93,11 @@ def respondent_record(session: Session, respondent_id: int) -> dict[str, Any] | 
             "closed": invite.closed_at if invite else None,
         },
         "contact": (
-            {"platform": contact.platform, "address": contact.address, "updated": contact.updated_at}
+            {
+                "platform": contact.platform,
+                "address": contact.address,
+                "updated": contact.updated_at,
+            }
             if contact
             else None
         ),

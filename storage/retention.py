@@ -73,9 +73,7 @@ def _contacts(cutoff: datetime, after_case_closed: bool) -> ColumnElement[bool]:
 
 
 def _no_live_followup(respondent: Any) -> ColumnElement[bool]:
-    return ~exists().where(
-        FollowUp.respondent_id == respondent, FollowUp.status.in_(LIVE_FOLLOWUP)
-    )
+    return ~exists().where(FollowUp.respondent_id == respondent, FollowUp.status.in_(LIVE_FOLLOWUP))
 
 
 def _conversations(cutoff: datetime, _: bool) -> ColumnElement[bool]:
@@ -89,7 +87,7 @@ def _followups(cutoff: datetime, _: bool) -> ColumnElement[bool]:
 def _respondents(cutoff: datetime, _: bool) -> ColumnElement[bool]:
     rid = Respondent.id
     nothing_left = [
-        ~exists().where(model.respondent_id == rid)  # type: ignore[attr-defined]
+        ~exists().where(_t(model).c.respondent_id == rid)
         for model in (Conversation, Contact, Answer, FollowUp, OutboxMessage, SafeguardingAlert)
     ]
     cond: ColumnElement[bool] = Respondent.created_at < cutoff
@@ -125,8 +123,10 @@ other rules have left nothing of theirs."""
 
 
 def count(session: Session, rule: Rule, cutoff: datetime, after_case_closed: bool) -> int:
-    stmt = select(func.count()).select_from(_t(rule.model)).where(
-        rule.condition(cutoff, after_case_closed)
+    stmt = (
+        select(func.count())
+        .select_from(_t(rule.model))
+        .where(rule.condition(cutoff, after_case_closed))
     )
     return int(session.scalar(stmt) or 0)
 

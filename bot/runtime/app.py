@@ -11,10 +11,12 @@ from bot.config import Config
 from bot.core import engine, texts
 from bot.core.safeguarding import Detector, default_detector
 from bot.runtime.clock import SYSTEM, Time
+from bot.runtime.metrics import Metrics
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
 from bot.service.data_requests import DataRequests
 from bot.service.keys import KeyRotation
+from bot.service.monitoring import Monitoring
 from bot.service.retention import Retention
 from bot.service.staff import Staff
 from storage.unit import Store
@@ -27,6 +29,7 @@ class App:
     conversation: Conversations
     alerts: Alerts
     time: Time = field(default=SYSTEM)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def staff(self) -> Staff:
@@ -41,6 +44,10 @@ class App:
     @property
     def retention(self) -> Retention:
         return Retention(self.store, self.config.retention, self.conversation.clock)
+
+    @property
+    def monitoring(self) -> Monitoring:
+        return Monitoring(self.store, self.conversation.clock)
 
     @property
     def keys(self) -> KeyRotation:

@@ -112,7 +112,9 @@ class DataRequests:
             "language": locale,
             "case": {k: _iso(v) for k, v in (record.get("case") or {}).items()},
             "contact": (
-                {k: _iso(v) for k, v in record["contact"].items()} if record.get("contact") else None
+                {k: _iso(v) for k, v in record["contact"].items()}
+                if record.get("contact")
+                else None
             ),
             "conversation": (
                 {

@@ -48,7 +48,9 @@ class KeyRotation:
 
     def rotate(self, new_secret: bytes, *, dry_run: bool, actor: str) -> Rotation:
         if len(new_secret) < MIN_SECRET:
-            raise ConfigError(f"the new pseudonym secret must hold at least {MIN_SECRET} characters")
+            raise ConfigError(
+                f"the new pseudonym secret must hold at least {MIN_SECRET} characters"
+            )
         if new_secret == self.secret:
             raise ConfigError(
                 "the new pseudonym secret is the same as the current one; generate a new one"
@@ -60,7 +62,8 @@ class KeyRotation:
             if dry_run:
                 return result
             repo.set_pseudonyms(
-                tx, [(rid, pseudonym(new_secret, platform, chat)) for rid, platform, chat in reachable]
+                tx,
+                [(rid, pseudonym(new_secret, platform, chat)) for rid, platform, chat in reachable],
             )
             repo.audit(
                 tx,

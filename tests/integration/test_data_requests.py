@@ -164,7 +164,9 @@ def test_heard_export_and_forget_by_code(tmp_path: Path, db_url: str) -> None:
     assert chat.returncode == 0, chat.stderr
 
     out = tmp_path / "family.json"
-    exported = heard("--config", cfg, "export", "--code", card["code"], "--out", str(out), cwd=tmp_path)
+    exported = heard(
+        "--config", cfg, "export", "--code", card["code"], "--out", str(out), cwd=tmp_path
+    )
     assert exported.returncode == 0, exported.stderr
     data = json.loads(out.read_text())
     assert len(data["people"][0]["answers"]) == 1
@@ -180,4 +182,6 @@ def test_heard_export_and_forget_by_code(tmp_path: Path, db_url: str) -> None:
 
     unknown = heard("--config", cfg, "forget", "--code", "ZZZZ-9999", "--yes", cwd=tmp_path)
     assert unknown.returncode == 2
-    assert len(unknown.stderr.strip().splitlines()) == 1 and "no case has the code" in unknown.stderr
+    assert (
+        len(unknown.stderr.strip().splitlines()) == 1 and "no case has the code" in unknown.stderr
+    )

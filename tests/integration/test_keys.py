@@ -70,9 +70,7 @@ def test_a_family_is_recognised_after_rotation_and_continues(
     assert third in "\n".join(r.text for r in again.replies)
 
 
-def test_a_weak_or_unchanged_secret_is_refused(
-    make_service: MakeService, clock: FakeClock
-) -> None:
+def test_a_weak_or_unchanged_secret_is_refused(make_service: MakeService, clock: FakeClock) -> None:
     service = make_service()
     keys = KeyRotation(service.store, SECRET, clock)
     with pytest.raises(ConfigError, match="at least 16"):

@@ -84,15 +84,25 @@ def test_past_each_limit_goes_inside_stays_and_the_dry_run_changes_nothing(
         # The old family's case closed 13 months ago, the new one's stays open;
         # a contact row exists for both (a closure normally deletes it at once).
         s.execute(
-            update(Invite).where(Invite.id == old_case).values(closed_at=clock() - timedelta(days=400))
+            update(Invite)
+            .where(Invite.id == old_case)
+            .values(closed_at=clock() - timedelta(days=400))
         )
         repo.add_alert(
-            s, at=clock() - timedelta(days=400), categories="self_harm", text="old",
-            platform="test", locale="en",
+            s,
+            at=clock() - timedelta(days=400),
+            categories="self_harm",
+            text="old",
+            platform="test",
+            locale="en",
         )
         fresh = repo.add_alert(
-            s, at=clock() - timedelta(days=400), categories="self_harm", text="open",
-            platform="test", locale="en",
+            s,
+            at=clock() - timedelta(days=400),
+            categories="self_harm",
+            text="open",
+            platform="test",
+            locale="en",
         )
         s.execute(
             update(SafeguardingAlert)
@@ -176,7 +186,7 @@ def test_retention_periods_are_calendar_periods(text: str, cutoff: datetime | No
 
 @pytest.mark.parametrize("text", ["90", "3 fortnights", "0d", "15m", "", "-3y"])
 def test_bad_retention_values_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="retention period|longer than zero"):
+    with pytest.raises(ValueError, match=r"retention period|longer than zero"):
         parse_retention(text)
 
 
