@@ -49,9 +49,8 @@ def evaluate(name: str, rows: list[dict[str, str]], show: bool) -> None:
     print(f"{name}: {len(rows)} questions")
     for reason in sorted(totals):
         print(f"    {reason:15} flagged {flagged[reason]:3}/{totals[reason]}")
-    print(
-        f"  unplain flagged {sum(flagged.values())}/{unplain} = {100 * sum(flagged.values()) / unplain:.1f}%"
-    )
+    hits = sum(flagged.values())
+    print(f"  unplain flagged {hits}/{unplain} = {100 * hits / unplain:.1f}%")
     print(f"  plain flagged (false flags) {false_flags}/{plain} = {100 * false_flags / plain:.1f}%")
 
 
