@@ -52,6 +52,13 @@ def test_the_example_documents_every_platform_key(section: str, fields: type) ->
         ({"safeguarding": {"helplines": [{"name": "X"}]}}, "[safeguarding] helplines #1"),
         ({"nonsense": 1}, "nonsense: unknown key"),
         ({"database": "sqlite://"}, "[database]"),
+        ({"retention": {"answers": "3 fortnights"}}, "[retention] answers"),
+        ({"retention": {"contacts": 12}}, "[retention] contacts"),
+        ({"retention": {"run_at": "late"}}, "[retention] run_at"),
+        ({"retention": {"keep": "1y"}}, "[retention] keep: unknown key"),
+        ({"server": {"health_port": 70000}}, "[server] health_port"),
+        ({"logging": {"format": "xml"}}, "[logging] format"),
+        ({"data_requests": {"include_duty_notes": "no"}}, "[data_requests] include_duty_notes"),
     ],
 )
 def test_mistakes_name_the_key(raw: dict[str, object], key: str) -> None:
@@ -70,3 +77,30 @@ def test_durations_and_windows() -> None:
             parse_duration(bad)
     with pytest.raises(ValueError):
         parse_window("25:00-09:00")
+
+
+def test_operations_keys_and_their_defaults() -> None:
+    default = parse({}, "heard.toml")
+    assert default.server.health_port == 0 and default.server.health_listen == "127.0.0.1"
+    assert default.log_format == "text"
+    assert default.data_requests.include_duty_notes is False
+    rules = {k: v.describe() for k, v in default.retention.rules().items()}
+    assert rules == {
+        "contacts": "12 months after case closed",
+        "conversations": "90 days",
+        "answers": "3 years",
+        "alerts": "6 years",
+        "processed_inbound": "7 days",
+        "audit": "6 years",
+    }
+    config = parse(
+        {
+            "retention": {"answers": "forever", "run_at": "03:15", "nightly": False},
+            "server": {"health_port": 9464},
+            "logging": {"format": "json"},
+        },
+        "heard.toml",
+    )
+    assert config.retention.answers.forever and config.retention.run_at == time(3, 15)
+    assert config.retention.nightly is False
+    assert config.server.health_port == 9464 and config.log_format == "json"
