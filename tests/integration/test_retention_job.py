@@ -25,9 +25,7 @@ from tests.conftest import SECRET, FakeClock
 async def test_the_nightly_job_runs_at_run_at_and_deletes_in_batches(
     db_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    retention = replace(
-        RetentionConfig(), processed_inbound=parse_retention("7d"), batch_size=2
-    )
+    retention = replace(RetentionConfig(), processed_inbound=parse_retention("7d"), batch_size=2)
     config = Config(database_url=db_url, pseudonym_secret=SECRET, retention=retention)
     app = build(config, clock=clock)
     for n in range(5):
@@ -54,5 +52,3 @@ async def test_the_nightly_job_runs_at_run_at_and_deletes_in_batches(
     finally:
         await runtime.stop()
         app.close()
-
-

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SafeguardingConfig, ScheduleConfig, SlackConfig, TelegramConfig, parse
+from bot.config import (
+    DataRequestsConfig,
+    RetentionConfig,
+    SafeguardingConfig,
+    ScheduleConfig,
+    ServerConfig,
+    SlackConfig,
+    TelegramConfig,
+    parse,
+)
 from bot.core.durations import parse_duration, parse_window
 from bot.core.errors import ConfigError
 
@@ -26,7 +35,24 @@ def test_the_example_config_loads_and_matches_the_defaults() -> None:
     assert config.slack == SlackConfig()
     assert config.schedule == ScheduleConfig()
     assert config.safeguarding == SafeguardingConfig()
+    assert config.retention == RetentionConfig()
+    assert config.server == ServerConfig()
+    assert config.data_requests == DataRequestsConfig()
+    assert config.log_format == "text"
     assert config.pseudonym_secret == b"a-secret-of-enough-length"
+
+
+@pytest.mark.parametrize(
+    "section,fields",
+    [
+        ("retention", RetentionConfig),
+        ("server", ServerConfig),
+        ("data_requests", DataRequestsConfig),
+    ],
+)
+def test_the_example_documents_every_operations_key(section: str, fields: type) -> None:
+    raw = tomllib.loads(EXAMPLE.read_text())
+    assert set(raw[section]) == set(fields.__dataclass_fields__)
 
 
 @pytest.mark.parametrize(
