@@ -17,7 +17,7 @@ from bot.service.conversation import Clock, Conversations
 from bot.service.data_requests import DataRequests
 from bot.service.keys import KeyRotation
 from bot.service.monitoring import Monitoring
-from bot.service.retention import Retention
+from bot.service.retention import RetentionJob
 from bot.service.staff import Staff
 from storage.unit import Store
 
@@ -42,8 +42,8 @@ class App:
         return DataRequests(self.conversation, self.config)
 
     @property
-    def retention(self) -> Retention:
-        return Retention(self.store, self.config.retention, self.conversation.clock)
+    def retention(self) -> RetentionJob:
+        return RetentionJob(self.store, self.config.retention, self.conversation.clock)
 
     @property
     def monitoring(self) -> Monitoring:

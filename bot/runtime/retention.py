@@ -1,7 +1,7 @@
 """The nightly retention job inside `heard run`.
 
 An APScheduler 3 cron job at `[retention] run_at` in `[schedule] timezone`
-runs `Retention.apply` (`bot.service.retention`) on a database thread: rows
+runs `RetentionJob.apply` (`bot.service.retention`) on a database thread: rows
 past their `[retention]` limit are deleted in batches, and only counts are
 logged. A night the process was down is not made up at start (the job
 store is in memory); the next night deletes everything past its limit, and

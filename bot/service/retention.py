@@ -1,9 +1,9 @@
 """Retention: delete what is past the organisation's policy (`[retention]`).
 
-`Retention.apply` walks the rules in `storage.retention.RULES`, each in
+`RetentionJob.apply` walks the rules in `storage.retention.RULES`, each in
 batches of `[retention] batch_size` rows, one short transaction per batch, so
 the nightly job never holds a long lock over tables the conversation uses.
-`Retention.plan` counts the same rows and changes nothing (the dry run).
+`RetentionJob.plan` counts the same rows and changes nothing (the dry run).
 Only counts are logged and returned: never a row, an id or a date of a row.
 
 Aggregates already published (a digest sent, a report exported) are not
@@ -34,7 +34,7 @@ class Line:
     rows: int
 
 
-class Retention:
+class RetentionJob:
     def __init__(
         self, store: Store, config: RetentionConfig, clock: Callable[[], datetime]
     ) -> None:

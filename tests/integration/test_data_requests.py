@@ -4,10 +4,13 @@ them: `heard export` and `heard forget` by the code on their card."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pexpect
 import pytest
 from sqlalchemy import inspect, select, text, update
 
@@ -185,3 +188,44 @@ def test_heard_export_and_forget_by_code(tmp_path: Path, db_url: str) -> None:
     assert (
         len(unknown.stderr.strip().splitlines()) == 1 and "no case has the code" in unknown.stderr
     )
+
+
+def test_heard_forget_asks_at_a_terminal_and_no_keeps_everything(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    cfg = _cli_config(tmp_path, f"sqlite:///{db}")
+    heard("--config", cfg, "db", "upgrade", cwd=tmp_path)
+    heard("--config", cfg, "team", "add", "North", cwd=tmp_path)
+    heard("--config", cfg, "worker", "add", "--team", "North", "--name", "Sam", cwd=tmp_path)
+    card = json.loads(
+        heard("--config", cfg, "invite", "--worker", "Sam", "--json", cwd=tmp_path).stdout
+    )
+    heard("--config", cfg, "chat", "--code", card["code"], cwd=tmp_path, stdin="1\n4\n")
+    env = {**os.environ, "HEARD_PSEUDONYM_SECRET": "cli-test-secret-0123456789"}
+
+    def forget(answer: str) -> tuple[str, int]:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "bot.cli", "--config", cfg, "forget", "--code", card["code"]],
+            cwd=str(tmp_path),
+            env=env,
+            encoding="utf-8",
+            timeout=30,
+        )
+        child.expect("Type yes: ")
+        shown = str(child.before)
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        return shown + str(child.before), int(child.exitstatus or 0)
+
+    def people() -> int:
+        out = heard("--config", cfg, "export", "--code", card["code"], cwd=tmp_path).stdout
+        return len(json.loads(out)["people"])
+
+    shown, status = forget("no")
+    assert status == 1 and "nothing erased" in shown
+    assert "answers" in shown and "contacts" in shown
+    assert people() == 1
+    shown, status = forget("yes")
+    assert status == 0 and "rows removed by table" in shown
+    assert people() == 0

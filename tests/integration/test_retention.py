@@ -15,7 +15,7 @@ from bot.config import RetentionConfig
 from bot.core.durations import Retention as Period
 from bot.core.durations import parse_retention
 from bot.service.conversation import Conversations
-from bot.service.retention import Retention
+from bot.service.retention import RetentionJob
 from storage import repo
 from storage.models import (
     Answer,
@@ -120,7 +120,7 @@ def test_past_each_limit_goes_inside_stays_and_the_dry_run_changes_nothing(
         audit=Period(None),
         batch_size=2,
     )
-    job = Retention(service.store, config, clock)
+    job = RetentionJob(service.store, config, clock)
     before = _all(service)
     plan = {line.table: line.rows for line in job.plan()}
     assert _all(service) == before  # the dry run changes nothing
@@ -151,7 +151,7 @@ def test_forever_deletes_nothing(service: Conversations, clock: FakeClock) -> No
     forever = Period(None)
     config = RetentionConfig(**dict.fromkeys(RetentionConfig().rules(), forever))
     before = _all(service)
-    lines = Retention(service.store, config, clock).apply()
+    lines = RetentionJob(service.store, config, clock).apply()
     assert all(line.rows == 0 for line in lines)
     assert {k: v for k, v in _all(service).items() if k != "audit_log"} == {
         k: v for k, v in before.items() if k != "audit_log"
@@ -165,7 +165,7 @@ def test_a_conversation_with_a_follow_up_to_come_is_kept(
     clock.advance(timedelta(days=100))
     assert _count(service, FollowUp) and _count(service, Conversation) == 1
     config = replace(RetentionConfig(), conversations=parse_retention("90d"))
-    Retention(service.store, config, clock).apply()
+    RetentionJob(service.store, config, clock).apply()
     assert _count(service, Conversation) == 1
 
 
