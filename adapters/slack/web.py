@@ -191,9 +191,7 @@ class SlackWeb:
     async def delete(self, channel: str, ts: str) -> None:
         """Delete one of the app's own messages (Slack lets no app delete a
         person's messages, nor a DM conversation)."""
-        await self.call(
-            "chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts)
-        )
+        await self.call("chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts))
 
     async def open_dm(self, user: str) -> str:
         """The DM channel id between the app and `user` (remembered)."""

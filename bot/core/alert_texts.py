@@ -108,8 +108,6 @@ def alert_text(alert: AlertFacts, *, chase: int = 0, texts: Texts | None = None)
     )
 
 
-def acknowledged_text(
-    alert_id: int, who: str, at: datetime, texts: Texts | None = None
-) -> str:
+def acknowledged_text(alert_id: int, who: str, at: datetime, texts: Texts | None = None) -> str:
     t, loc = _staff(texts)
     return t.get(loc, "alert_acknowledged", id=alert_id, who=who, at=f"{at:%H:%M}")
