@@ -66,7 +66,7 @@ def _staff(texts: Texts | None) -> tuple[Texts, str]:
     return texts or load(), STAFF_LOCALE
 
 
-def describe(categories: tuple[str, ...], texts: Texts | None = None) -> str:
+def describe(categories: tuple[str, ...], *, texts: Texts | None = None) -> str:
     t, loc = _staff(texts)
     return ", ".join(
         t.get(loc, f"alert_category_{c}") if c in CATEGORIES else c.replace("_", " ")
@@ -75,7 +75,7 @@ def describe(categories: tuple[str, ...], texts: Texts | None = None) -> str:
 
 
 def describe_case(
-    team: str | None, worker: str | None, code: str | None, texts: Texts | None = None
+    team: str | None, worker: str | None, code: str | None, *, texts: Texts | None = None
 ) -> str:
     """The case line of an alert; the parts that are known."""
     t, loc = _staff(texts)
@@ -101,13 +101,13 @@ def alert_text(alert: AlertFacts, *, chase: int = 0, texts: Texts | None = None)
         loc,
         "alert_body",
         head=head,
-        what=describe(alert.categories, t),
+        what=describe(alert.categories, texts=t),
         when=f"{alert.at:%Y-%m-%d %H:%M}",
         case=alert.case,
         quoted=quoted,
     )
 
 
-def acknowledged_text(alert_id: int, who: str, at: datetime, texts: Texts | None = None) -> str:
+def acknowledged_text(alert_id: int, who: str, at: datetime, *, texts: Texts | None = None) -> str:
     t, loc = _staff(texts)
     return t.get(loc, "alert_acknowledged", id=alert_id, who=who, at=f"{at:%H:%M}")
