@@ -91,8 +91,10 @@ def clock() -> FakeClock:
 @dataclass
 class FakeTime:
     """Time for the runtime (`bot.runtime.clock.Time`) that passes when the
-    code sleeps: `sleep(s)` moves the clock on by s at once and only yields to
-    the event loop, so the sweep, the outbox and the chase loop run instantly.
+    code sleeps: `sleep(s)` moves the clock on by s at once and gives the
+    event loop only `pause` of real time (at most s), so the sweep, the outbox
+    and the chase loop run fast, yet a loop that sleeps in a circle cannot
+    starve the rest of the process (the chats, the database threads).
 
     `now` is the test's `FakeClock`, moved on by every sleep (and by the test).
     `monotonic` is real monotonic time plus everything slept, so a timeout
@@ -100,6 +102,7 @@ class FakeTime:
     `jitter` returns its lower bound, so backoffs are exact."""
 
     clock: FakeClock
+    pause: float = 0.01
     slept: float = 0.0
     """Seconds slept so far, by every caller together."""
 
@@ -110,7 +113,7 @@ class FakeTime:
         seconds = max(0.0, seconds)
         self.slept += seconds
         self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
+        await asyncio.sleep(min(seconds, self.pause))
 
     @staticmethod
     def jitter(low: float, _high: float) -> float:
