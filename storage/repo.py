@@ -977,3 +977,31 @@ def respondent_by_id(session: Session, respondent_id: int) -> Respondent | None:
 
 def invite_by_id(session: Session, invite_id: int) -> Invite | None:
     return session.get(Invite, invite_id)
+
+
+# -- pseudonym key rotation -------------------------------------------------------------
+
+
+def reachable_respondents(session: Session) -> list[tuple[int, str, str]]:
+    """(respondent id, platform, chat id) of every respondent whose contact
+    is still held, locked until the transaction ends."""
+    stmt = (
+        select(Respondent.id, Respondent.platform, Contact.address)
+        .join(Contact, Contact.respondent_id == Respondent.id)
+        .order_by(Respondent.id)
+        .with_for_update(of=Respondent)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in session.execute(stmt)]
+
+
+def count_respondents(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Respondent)) or 0)
+
+
+def set_pseudonyms(session: Session, new: Sequence[tuple[int, str]]) -> None:
+    """Give respondents new pseudonyms: (respondent id, pseudonym) pairs."""
+    if not new:
+        return
+    r = _table(Respondent)
+    stmt = update(r).where(r.c.id == bindparam("rid")).values(pseudonym=bindparam("p"))
+    session.connection().execute(stmt, [{"rid": rid, "p": p} for rid, p in new])

@@ -11,8 +11,13 @@ from bot.config import Config
 from bot.core import engine, texts
 from bot.core.safeguarding import Detector, default_detector
 from bot.runtime.clock import SYSTEM, Time
+from bot.runtime.metrics import Metrics
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
+from bot.service.data_requests import DataRequests
+from bot.service.keys import KeyRotation
+from bot.service.monitoring import Monitoring
+from bot.service.retention import RetentionJob
 from bot.service.staff import Staff
 from storage.unit import Store
 
@@ -24,11 +29,29 @@ class App:
     conversation: Conversations
     alerts: Alerts
     time: Time = field(default=SYSTEM)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def staff(self) -> Staff:
         """Administration use cases (teams, workers, invites, cases)."""
         return Staff(self.conversation, self.config)
+
+    @property
+    def data_requests(self) -> DataRequests:
+        """A family's requests to see or erase their data."""
+        return DataRequests(self.conversation, self.config)
+
+    @property
+    def retention(self) -> RetentionJob:
+        return RetentionJob(self.store, self.config.retention, self.conversation.clock)
+
+    @property
+    def monitoring(self) -> Monitoring:
+        return Monitoring(self.store, self.conversation.clock)
+
+    @property
+    def keys(self) -> KeyRotation:
+        return KeyRotation(self.store, self.config.pseudonym_secret, self.conversation.clock)
 
     @property
     def alert_desk(self) -> AlertDesk:
