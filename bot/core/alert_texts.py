@@ -8,7 +8,7 @@ turn them into words. A target is a Slack channel id ("C…", "G…", optionally
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.errors import ConfigError
 
@@ -21,6 +21,15 @@ CATEGORY_WORDS = {
     "harm_from_others": "harm from others",
     "child_at_risk": "a child at risk",
     "immediate_danger": "immediate danger",
+    "concern": "a concern the learned detector found (no rule matched)",
+}
+UPGRADE_WORDS = {
+    "yes": 'the family answered YES to "Is anyone in danger right now?"',
+    "unsure": 'the family answered NOT SURE to "Is anyone in danger right now?"',
+    "no_answer": 'the family did not answer "Is anyone in danger right now?"',
+    "again": "the family wrote something worrying again",
+    "stopped": "the family stopped the chat without answering",
+    "forgotten": "the family deleted their data without answering",
 }
 
 
@@ -42,6 +51,10 @@ class AlertFacts:
     at: datetime
     text: str
     case: str
+    review: bool = False
+    upgraded: str | None = None
+    """Why a "for review" alert became urgent (a key of UPGRADE_WORDS)."""
+    ask_within: timedelta = timedelta(minutes=5)
 
 
 def parse_target(text: str, key: str) -> Target | None:
@@ -81,6 +94,22 @@ def describe_case(team: str | None, worker: str | None, code: str | None) -> str
 
 def alert_text(alert: AlertFacts, *, chase: int = 0) -> str:
     head = f"⚠️ Safeguarding alert #{alert.id}"
+    ending = (
+        "The family was shown where to get help now. "
+        "Press Acknowledge when someone is dealing with it."
+    )
+    if alert.review:
+        minutes = max(1, round(alert.ask_within.total_seconds() / 60))
+        head = f"🔎 FOR REVIEW (not urgent yet) — safeguarding alert #{alert.id}"
+        ending = (
+            "Heard was unsure, so the family was shown where to get help now and asked "
+            '"Is anyone in danger right now?". This becomes urgent if they answer yes or '
+            f"not sure, or do not answer within {minutes} minutes. "
+            "Press Acknowledge when someone has looked at it."
+        )
+    if alert.upgraded:
+        reason = UPGRADE_WORDS.get(alert.upgraded, alert.upgraded)
+        head = f"🚨 NOW URGENT — safeguarding alert #{alert.id} (was for review): {reason}"
     if chase:
         head = f"⏰ NOT YET ACKNOWLEDGED (reminder {chase}) — safeguarding alert #{alert.id}"
     quoted = "\n".join(f"> {line}" for line in (alert.text or "").splitlines() or [""])
@@ -90,8 +119,7 @@ def alert_text(alert: AlertFacts, *, chase: int = 0) -> str:
         f"When: {alert.at:%Y-%m-%d %H:%M} UTC\n"
         f"Case: {alert.case}\n"
         f"They wrote:\n{quoted}\n"
-        "The family was shown where to get help now. "
-        "Press Acknowledge when someone is dealing with it."
+        f"{ending}"
     )
 
 

@@ -25,7 +25,14 @@ from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.privacy import log_ref, pseudonym
 from bot.core.questions import Questionnaire
 from bot.core.texts import Texts
-from bot.service.alerts import AlertContext, AlertSink, log_alert
+from bot.service.alerts import (
+    AlertContext,
+    AlertSink,
+    AlertUpgrade,
+    UpgradeContext,
+    log_alert,
+    log_upgrade,
+)
 from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -62,6 +69,7 @@ class Conversations:
         default_set: str = "adult",
         alert_sink: AlertSink = log_alert,
         monotonic: Monotonic = time.monotonic,
+        alert_upgrade: AlertUpgrade = log_upgrade,
     ) -> None:
         self.store = store
         self.secret = secret
@@ -71,6 +79,7 @@ class Conversations:
         self.sets = dict(sets) if sets is not None else question_sets.shipped()
         self.default_set = default_set
         self.alert_sink = alert_sink
+        self.alert_upgrade = alert_upgrade
         self.monotonic = monotonic
 
     # -- inbound -------------------------------------------------------------
@@ -112,7 +121,8 @@ class Conversations:
                 respondent_id, invite.team_id, invite.worker_id, invite.id, "active", None
             )
             repo.save_contact(tx, respondent_id, inbound.platform, inbound.chat_id, now)
-        self._apply(tx, loaded.row, result, inbound.platform, now)
+        delivery = f"{inbound.platform}:{inbound.message_key}"
+        self._apply(tx, loaded.row, result, inbound.platform, now, pseud, delivery)
         if loaded.row is not None and result.state.phase is not Phase.FORGOTTEN:
             repo.save_state(tx, loaded.row.id, result.state.to_dict(), now)
         if log.isEnabledFor(logging.INFO):
@@ -188,9 +198,18 @@ class Conversations:
         result: engine.Step,
         platform: str,
         now: datetime,
+        pseud: str | None = None,
+        delivery: str | None = None,
     ) -> None:
         state = result.state
         for effect in result.effects:
+            if isinstance(effect, fx.UpgradeSafeguardingAlert):
+                if pseud is not None:
+                    self.alert_upgrade(tx, UpgradeContext(pseud, effect.reason, now))
+                continue
+            if isinstance(effect, fx.EraseRespondent) and row is None and pseud is not None:
+                repo.erase_alert_words(tx, pseud)
+                continue
             if isinstance(effect, fx.RaiseSafeguardingAlert):
                 self.alert_sink(
                     tx,
@@ -204,6 +223,9 @@ class Conversations:
                         categories=effect.categories,
                         text=effect.text,
                         at=now,
+                        review=effect.review,
+                        pseudonym=pseud,
+                        delivery_key=delivery,
                     ),
                 )
                 continue
@@ -244,7 +266,13 @@ class Conversations:
         now = self.clock()
         row = repo.respondent_by_id(tx, respondent_id)
         contact = repo.contact_of(tx, respondent_id)
-        if row is None or contact is None or row.status != "active":
+        if row is None:
+            return []
+        if kind == engine.DANGER_CHECK:
+            # An unanswered danger question is upgraded whatever the family's
+            # status: the duty team must hear, even if we may not write to them.
+            return self._danger_check(tx, row.pseudonym, contact, now)
+        if contact is None or row.status != "active":
             return []
         conv = repo.respondent_with_state(tx, row.pseudonym)
         if conv is None or conv.state is None:
@@ -258,9 +286,28 @@ class Conversations:
             texts=self.texts,
             policy=self.policy,
         )
-        self._apply(tx, conv, result, contact[0], now)
+        self._apply(tx, conv, result, contact[0], now, row.pseudonym)
         repo.save_state(tx, respondent_id, result.state.to_dict(), now)
         return [Outbound.to(contact[0], contact[1], r) for r in result.replies]
+
+    def _danger_check(
+        self, tx: Tx, pseud: str, contact: tuple[str, str] | None, now: datetime
+    ) -> list[Outbound]:
+        conv = repo.respondent_with_state(tx, pseud)
+        if conv is None or conv.state is None:
+            return []
+        state = State.from_dict(conv.state)
+        result = engine.step(
+            state,
+            engine.FollowUpDue(engine.DANGER_CHECK),
+            self._questionnaire(state.set_id),
+            now,
+            texts=self.texts,
+            policy=self.policy,
+        )
+        self._apply(tx, conv, result, contact[0] if contact else "", now, pseud)
+        repo.save_state(tx, conv.id, result.state.to_dict(), now)
+        return []
 
     def mark_unreachable(self, platform: str, chat_id: str) -> bool:
         """The platform says this person blocked us: send nothing more, ever,

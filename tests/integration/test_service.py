@@ -20,7 +20,7 @@ from storage import repo
 from storage.models import Answer, AuditEntry, Contact, Conversation, FollowUp, Respondent
 from storage.unit import Store
 from tests.conftest import SECRET, Alerts, FakeClock
-from tests.helpers import ChatFamily, make_invite, tiny_sets
+from tests.helpers import ChatFamily, make_invite, screen_hurt, tiny_sets
 
 MakeService = Callable[..., Conversations]
 
@@ -261,7 +261,8 @@ def test_safeguarding_alert_reaches_the_sink_with_the_case(
     from bot.core.engine import Policy
 
     svc = make_service(
-        sets=tiny_sets(), policy=Policy(screen=lambda t: ("harm_to_self",) if "hurt" in t else ())
+        sets=tiny_sets(),
+        policy=Policy(screen=screen_hurt("harm_to_self")),
     )
     token, _ = _invite(svc, clock)
     fam = ChatFamily(svc)
