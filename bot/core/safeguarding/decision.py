@@ -1,8 +1,15 @@
 """The safeguarding decision: the rules and the learned model together.
 
-* A rule fires: an urgent **alert**. The rules are the written, reviewed
-  knowledge (and an organisation's own ``extra_rules``); the model is never
-  allowed to overrule what a person wrote a rule for.
+* A rule fires: an urgent **alert**, unless the model finds the message
+  very unlike a disclosure (probability below ``thresholds.review``); then it
+  is **review** with the rule's categories. The rules are written, reviewed
+  knowledge, so the model never silences one: the duty team still hears at
+  once. But a rule matches words, and most of its false alerts are
+  near-misses (an innocent injury, a subject talked about, a past that is
+  over) that the model reads in context. In leave-one-writer-out
+  cross-validation this turns 78 of the rules' 130 false urgent alerts into
+  reviews, and 81 of their 1,085 true ones, which the family's answer or
+  silence then makes urgent.
 * No rule fires, and the model's probability is at or above
   ``thresholds.alert``: an urgent **alert**. This is what catches the
   wording nobody wrote a rule for.
@@ -48,6 +55,8 @@ def screen(text: str, detector: Detector, model: Model | None) -> Screening | No
     found = detector.detect(text)
     p = model.probability(text) if model is not None else 0.0
     if found is not None:
+        if model is not None and p < model.thresholds.review:
+            return Screening(Level.REVIEW, found.categories, p)
         return Screening(Level.ALERT, found.categories, p)
     if model is None:
         return None
