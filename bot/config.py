@@ -98,6 +98,8 @@ class SafeguardingConfig:
         Helpline("Shout (text)", "85258", "any time"),
     )
     extra_rules: tuple[Path, ...] = ()
+    spool_file: Path = DEFAULT_DATA_DIR / "alert-spool.jsonl"
+    """Where alerts wait (fsync'd, owner-only) while the database is down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "emergency_number",
             "helplines",
             "extra_rules",
+            "spool_file",
         },
     )
     d_sg = SafeguardingConfig()
@@ -365,6 +368,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         emergency_number=sg.text("emergency_number", d_sg.emergency_number),
         helplines=helplines,
         extra_rules=tuple(Path(p) for p in extra),
+        spool_file=Path(sg.text("spool_file", str(d_sg.spool_file))),
     )
 
     return Config(

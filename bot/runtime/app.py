@@ -16,6 +16,7 @@ from bot.core.safeguarding.model import default_model
 from bot.runtime.clock import SYSTEM, Time
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
+from bot.service.spool import AlertSpool
 from bot.service.staff import Staff
 from storage.unit import Store
 
@@ -109,5 +110,6 @@ def build(
         alert_sink=alert_sink or alerts,
         monotonic=time.monotonic,
         alert_upgrade=alerts.upgrade,
+        spool=AlertSpool(config.safeguarding.spool_file),
     )
     return App(config, store, conversation, alerts, time)

@@ -19,7 +19,7 @@ from bot.core import effects as fx
 from bot.core import engine
 from bot.core import questions as question_sets
 from bot.core.engine import Phase, State
-from bot.core.errors import StorageError
+from bot.core.errors import HeldForSafety, StorageError
 from bot.core.invites import normalise_code
 from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.privacy import log_ref, pseudonym
@@ -33,6 +33,7 @@ from bot.service.alerts import (
     log_alert,
     log_upgrade,
 )
+from bot.service.spool import AlertSpool
 from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -70,6 +71,7 @@ class Conversations:
         alert_sink: AlertSink = log_alert,
         monotonic: Monotonic = time.monotonic,
         alert_upgrade: AlertUpgrade = log_upgrade,
+        spool: AlertSpool | None = None,
     ) -> None:
         self.store = store
         self.secret = secret
@@ -80,6 +82,7 @@ class Conversations:
         self.default_set = default_set
         self.alert_sink = alert_sink
         self.alert_upgrade = alert_upgrade
+        self.spool = spool
         self.monotonic = monotonic
 
     # -- inbound -------------------------------------------------------------
@@ -95,7 +98,81 @@ class Conversations:
                 inbound.platform,
                 type(exc.__cause__ or exc).__name__,
             )
+            help_now = self._hold_for_safety(inbound)
+            if help_now:
+                raise HeldForSafety(help_now) from exc
             raise
+
+    # -- safety without the database -------------------------------------------
+
+    def _hold_for_safety(self, inbound: Inbound) -> list[Outbound]:
+        """Screen the message without the database; if it is flagged, spool the
+        alert and return the help message to show now (empty otherwise).
+
+        Nothing about the conversation is known here, so the uncertain band is
+        treated as urgent: the family cannot be asked until the database is back."""
+        if inbound.kind not in (InboundKind.TEXT, InboundKind.UNSUPPORTED) or not inbound.text:
+            return []
+        found = self.policy.screen(inbound.text)
+        if found is None:
+            return []
+        locale = inbound.language_hint if inbound.language_hint in self.texts.locales else "en"
+        record = {
+            "delivery_key": f"{inbound.platform}:{inbound.message_key}",
+            "pseudonym": pseudonym(self.secret, inbound.platform, inbound.chat_id),
+            "platform": inbound.platform,
+            "locale": locale,
+            "categories": list(found.categories),
+            "text": inbound.text,
+            "at": self.clock().isoformat(),
+        }
+        if self.spool is None:
+            log.error("safeguarding alert could NOT be kept: no alert spool configured")
+        else:
+            try:
+                self.spool.put(record)
+                log.warning("database down: safeguarding alert kept in the local spool")
+            except OSError as exc:
+                log.error("safeguarding alert could NOT be spooled: %s", type(exc).__name__)
+        help_now = self.policy.help_now.get(locale) or self.policy.help_now.get("en", "")
+        return [Outbound(inbound.platform, inbound.chat_id, help_now)] if help_now else []
+
+    def drain_spool(self) -> int:
+        """Raise the alerts kept while the database was down (one transaction);
+        how many were new. Runs on the sweep's timer; raises StorageError while
+        the database is still down (the spool is kept)."""
+        if self.spool is None:
+            return 0
+        records, upto = self.spool.pending()
+        if not records:
+            return 0
+        raised = 0
+        with self.store.begin() as tx:
+            for rec in records:
+                key = str(rec["delivery_key"])
+                if repo.alert_by_delivery(tx, key) is not None:
+                    continue
+                row = repo.respondent_with_state(tx, str(rec["pseudonym"]))
+                self.alert_sink(
+                    tx,
+                    AlertContext(
+                        respondent_id=row.id if row else None,
+                        team_id=row.team_id if row else None,
+                        worker_id=row.worker_id if row else None,
+                        invite_id=row.invite_id if row else None,
+                        platform=str(rec["platform"]),
+                        locale=str(rec["locale"]),
+                        categories=tuple(rec["categories"]),
+                        text=str(rec["text"]),
+                        at=datetime.fromisoformat(str(rec["at"])),
+                        pseudonym=str(rec["pseudonym"]),
+                        delivery_key=key,
+                    ),
+                )
+                raised += 1
+        self.spool.remove(upto)
+        log.info("alert spool drained: %d raised, %d already known", raised, len(records) - raised)
+        return raised
 
     def _handle(self, tx: Tx, inbound: Inbound) -> list[Outbound]:
         now = self.clock()

@@ -52,6 +52,8 @@ class SweepResult:
     failed: int = 0
     """Raised an error; tried again when the lease expires."""
     quiet: bool = False
+    spooled: int = 0
+    """Alerts kept in the spool while the database was down, raised now."""
 
 
 class FollowUps:
@@ -82,6 +84,7 @@ class FollowUps:
         `max_batches`, `budget` seconds or `max_messages` queued are used up
         (the next sweep goes on)."""
         result = SweepResult()
+        result.spooled = self.conversation.drain_spool()
         started = self.monotonic()
         for _ in range(self.max_batches):
             now = self.conversation.clock()
