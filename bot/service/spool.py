@@ -39,8 +39,11 @@ class AlertSpool:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             new = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # after a torn line (a crash mid-write)
                 os.write(fd, line)
                 os.fsync(fd)
             finally:

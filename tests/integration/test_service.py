@@ -290,3 +290,39 @@ def test_follow_up_runs_in_the_callers_transaction(
     with service.store.sessions() as s:
         state = State.from_dict(s.scalars(select(Conversation.state)).one())
         assert state.phase is Phase.STOPPED
+
+
+def test_forget_erases_a_disclosure_written_before_an_invite_was_used(
+    make_service: MakeService, clock: FakeClock
+) -> None:
+    from bot.config import SafeguardingConfig
+    from bot.core.engine import Policy
+    from bot.service.alerts import Alerts as DutyAlerts
+    from storage.models import SafeguardingAlert
+
+    svc = make_service(
+        sets=tiny_sets(),
+        default_set="tiny",
+        policy=Policy(screen=screen_hurt("harm_from_others")),
+        alert_sink=DutyAlerts(SafeguardingConfig()),
+    )
+
+    def alerts() -> list[SafeguardingAlert]:
+        with svc.store.sessions() as s:
+            return list(s.scalars(select(SafeguardingAlert).order_by(SafeguardingAlert.id)))
+
+    early = ChatFamily(svc, "501")
+    early.say("my brother hurts me")
+    (alert,) = alerts()
+    assert alert.text and alert.pseudonym and alert.respondent_id is None
+    early.say("forget")
+    (alert,) = alerts()
+    assert alert.text is None and alert.pseudonym is None and alert.categories
+
+    later = ChatFamily(svc, "502")
+    later.say("he hurts me when mum is out")
+    token, _ = _invite(svc, clock)
+    later.start(token)
+    later.say("forget")
+    later.press("forget:yes")
+    assert [a.text for a in alerts()] == [None, None]
