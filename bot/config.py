@@ -88,6 +88,9 @@ class SafeguardingConfig:
     alert_channel: str = ""
     fallback_channel: str = ""
     ack_within: timedelta = timedelta(minutes=15)
+    danger_check_after: timedelta = timedelta(minutes=5)
+    """The uncertain band: an unanswered "Is anyone in danger right now?"
+    becomes an urgent alert after this long."""
     emergency_number: str = "999"
     helplines: tuple[Helpline, ...] = (
         Helpline("Childline", "0800 1111", "any time"),
@@ -95,6 +98,8 @@ class SafeguardingConfig:
         Helpline("Shout (text)", "85258", "any time"),
     )
     extra_rules: tuple[Path, ...] = ()
+    spool_file: Path = DEFAULT_DATA_DIR / "alert-spool.jsonl"
+    """Where alerts wait (fsync'd, owner-only) while the database is down."""
 
 
 KEEP_CONTACTS = Retention(12, "months", after_case_closed=True)
@@ -417,9 +422,11 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "alert_channel",
             "fallback_channel",
             "ack_within",
+            "danger_check_after",
             "emergency_number",
             "helplines",
             "extra_rules",
+            "spool_file",
         },
     )
     d_sg = SafeguardingConfig()
@@ -445,9 +452,11 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         alert_channel=sg.text("alert_channel", ""),
         fallback_channel=sg.text("fallback_channel", ""),
         ack_within=sg.duration("ack_within", d_sg.ack_within),
+        danger_check_after=sg.duration("danger_check_after", d_sg.danger_check_after),
         emergency_number=sg.text("emergency_number", d_sg.emergency_number),
         helplines=helplines,
         extra_rules=tuple(Path(p) for p in extra),
+        spool_file=Path(sg.text("spool_file", str(d_sg.spool_file))),
     )
 
     return Config(

@@ -20,6 +20,11 @@ How requests are handled, and why:
 - If anything fails while handling a family's message they get a kind
   "please try again" (in every language: Slack does not tell us theirs) and
   nothing is recorded, so the next try is processed.
+  In HTTP mode a family's message is acknowledged only once it is stored
+  (Bolt's `process_before_response`; the replies still go out in a task): if
+  the database could not store it the endpoint answers 500 and Slack sends
+  it again. A message that spoke of danger gets the help message at once
+  even then, and its alert waits in the spool (`bot.service.spool`).
 - "Hide this chat" deletes the app's own messages in the DM that it
   remembers (`chat.delete`); Slack lets no app delete a person's messages or
   the DM itself, so the family is told how to do the rest (docs/slack.md).
@@ -60,7 +65,7 @@ from adapters.slack.convert import (
 )
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
-from bot.core.errors import ConfigError, HeardError, StorageError
+from bot.core.errors import ConfigError, HeardError, HeldForSafety, StorageError
 from bot.core.invites import qr_png
 from bot.core.messages import Inbound, Outbound
 from bot.core.texts import STAFF_LOCALE
@@ -80,6 +85,16 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("heard.slack")
+
+STORE_WAIT = 2.5
+"""Seconds an HTTP event waits to be stored before answering 500 (Slack
+counts a request unanswered after 3 s and retries it)."""
+
+
+def _settle(future: asyncio.Future[bool] | None, value: bool) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)
+
 
 STOP_GRACE_SECONDS = 10.0
 RECENT_PER_CHAT = 300
@@ -324,6 +339,7 @@ class SlackChannel:
             authorize=authorize,
             logger=_library_logger("heard.slack.bolt"),
             request_verification_enabled=True,
+            process_before_response=self.settings.mode == "http",
         )
         bolt.event("message")(self._on_message_event)
         bolt.command(re.compile(r".*"))(self._on_command)
@@ -403,8 +419,19 @@ class SlackChannel:
 
     async def _on_message_event(self, body: dict[str, Any]) -> None:
         inbound = to_inbound(body, self_user_id=self.bot_user_id)
-        if inbound is not None:
+        if inbound is None:
+            return
+        if self.settings.mode != "http":
             self._spawn(self._converse(inbound))
+            return
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._spawn(self._converse(inbound, stored=stored))
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(stored), timeout=STORE_WAIT)
+        except TimeoutError:
+            ok = False  # Slack retries; a retry of a message stored meanwhile is ignored
+        if not ok:
+            raise StorageError("a Slack message could not be stored; Slack will send it again")
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -448,19 +475,33 @@ class SlackChannel:
 
     # -- the family conversation -------------------------------------------------
 
-    async def _converse(self, inbound: Inbound, pressed: dict[str, Any] | None = None) -> None:
+    async def _converse(
+        self,
+        inbound: Inbound,
+        pressed: dict[str, Any] | None = None,
+        stored: asyncio.Future[bool] | None = None,
+    ) -> None:
+        """`stored` (HTTP mode) learns whether the message was stored."""
         assert self._on_inbound is not None
         async with self._chat_order.join(inbound.chat_id):
             try:
                 replies = await self._on_inbound(inbound)
+            except HeldForSafety as held:
+                _settle(stored, False)
+                log.warning("database unavailable; a Slack family was shown help, alert spooled")
+                await self._send_replies(held.replies)
+                return
             except StorageError:
+                _settle(stored, False)
                 log.warning("database unavailable; asked a Slack family to try again later")
                 await self._say_sorry(inbound.chat_id)
                 return
             except Exception as exc:
+                _settle(stored, True)  # a bug, not an outage: a retry would fail the same way
                 _log_failure("handling a Slack message", exc)
                 await self._say_sorry(inbound.chat_id)
                 return
+            _settle(stored, True)
             try:
                 if pressed is not None:
                     await self._show_choice(pressed)

@@ -41,7 +41,7 @@ from adapters.pacing import Pacer
 from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
 from bot.config import TelegramConfig, env_secret
 from bot.core import texts as texts_mod
-from bot.core.errors import ConfigError, StorageError
+from bot.core.errors import ConfigError, HeldForSafety, StorageError
 from bot.core.messages import Outbound
 from bot.core.texts import Texts
 from bot.service.ports import (
@@ -341,6 +341,12 @@ class TelegramChannel:
             self._recent[inbound.chat_id].append(update.effective_message.message_id)
         try:
             replies = await self._on_inbound(inbound)
+        except HeldForSafety as held:
+            # The database is down but the family wrote of danger: help now
+            # (once per update), the alert is spooled, the update stays
+            # unconfirmed so Telegram delivers it again.
+            await self._apologise(update.update_id, inbound.chat_id, "", held.replies)
+            return False, None
         except StorageError:
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
             return False, None
@@ -412,15 +418,19 @@ class TelegramChannel:
                 continue
         return deleted
 
-    async def _apologise(self, update_id: int, chat_id: str, hint: str) -> None:
+    async def _apologise(
+        self, update_id: int, chat_id: str, hint: str, instead: list[Outbound] | None = None
+    ) -> None:
+        """Say "try again later" (or `instead`, the help message) once per update."""
         if update_id in self._apologised:
             return
         self._apologised.add(update_id)
         if len(self._apologised) > 10_000:
             self._apologised.clear()
-        out = Outbound(PLATFORM, chat_id, self.texts.for_anyone("try_later", hint))
-        with contextlib.suppress(DeliveryError):
-            await self.send(out)
+        outs = instead or [Outbound(PLATFORM, chat_id, self.texts.for_anyone("try_later", hint))]
+        for out in outs:
+            with contextlib.suppress(DeliveryError):
+                await self.send(out)
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ Telegram chat ("telegram:-100…"), never a person's DM.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.errors import ConfigError
 from bot.core.texts import STAFF_LOCALE, Texts, load
@@ -19,8 +19,11 @@ ACK_PREFIX = "alert:ack:"
 """Button data of the duty team's Acknowledge button: `alert:ack:<id>`."""
 KIND = "alert"
 """The outbox kind of an alert message (never held by quiet hours)."""
-CATEGORIES = ("self_harm", "harm_from_others", "child_at_risk", "immediate_danger")
-"""Safeguarding categories with their own words (`alert_category_<name>`)."""
+CATEGORIES = ("self_harm", "harm_from_others", "child_at_risk", "immediate_danger", "concern")
+"""Safeguarding categories with their own words (`alert_category_<name>`);
+"concern" is a detection of the learned model that no rule explains."""
+UPGRADES = ("yes", "unsure", "no_answer", "again", "stopped", "forgotten")
+"""Why a "for review" alert became urgent (`alert_upgrade_<reason>`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,10 @@ class AlertFacts:
     at: datetime
     text: str
     case: str
+    review: bool = False
+    upgraded: str | None = None
+    """Why a "for review" alert became urgent (one of UPGRADES)."""
+    ask_within: timedelta = timedelta(minutes=5)
 
 
 def parse_target(text: str, key: str) -> Target | None:
@@ -91,11 +98,21 @@ def describe_case(
 
 def alert_text(alert: AlertFacts, *, chase: int = 0, texts: Texts | None = None) -> str:
     t, loc = _staff(texts)
-    head = (
-        t.get(loc, "alert_head_chase", chase=chase, id=alert.id)
-        if chase
-        else t.get(loc, "alert_head", id=alert.id)
-    )
+    head = t.get(loc, "alert_head", id=alert.id)
+    ending = t.get(loc, "alert_ending")
+    if alert.review:
+        minutes = max(1, round(alert.ask_within.total_seconds() / 60))
+        head = t.get(loc, "alert_head_review", id=alert.id)
+        ending = t.get(loc, "alert_ending_review", minutes=minutes)
+    if alert.upgraded:
+        reason = (
+            t.get(loc, f"alert_upgrade_{alert.upgraded}")
+            if alert.upgraded in UPGRADES
+            else alert.upgraded
+        )
+        head = t.get(loc, "alert_head_upgraded", id=alert.id, reason=reason)
+    if chase:
+        head = t.get(loc, "alert_head_chase", chase=chase, id=alert.id)
     quoted = "\n".join(f"> {line}" for line in (alert.text or "").splitlines() or [""])
     return t.get(
         loc,
@@ -105,6 +122,7 @@ def alert_text(alert: AlertFacts, *, chase: int = 0, texts: Texts | None = None)
         when=f"{alert.at:%Y-%m-%d %H:%M}",
         case=alert.case,
         quoted=quoted,
+        ending=ending,
     )
 
 
