@@ -26,6 +26,7 @@ from bot.core.privacy import log_ref, pseudonym
 from bot.core.questions import Questionnaire
 from bot.core.texts import Texts
 from bot.service.alerts import AlertContext, AlertSink, log_alert
+from storage import promises as promise_repo
 from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -232,6 +233,17 @@ class Conversations:
                     repo.cancel_followups(tx, row.id, effect.kinds)
                 case fx.SetStatus():
                     repo.set_status(tx, row.id, effect.status)
+                case fx.PromiseAsked():
+                    promise_repo.mark_promise_asked(tx, effect.promise_id, now)
+                case fx.RecordPromiseOutcome():
+                    promise_repo.record_promise_outcome(
+                        tx,
+                        promise_id=effect.promise_id,
+                        respondent_id=row.id,
+                        outcome=effect.outcome,
+                        repaired=effect.repaired,
+                        now=now,
+                    )
                 case fx.EraseRespondent():
                     repo.erase_respondent(tx, row.id)
                     repo.audit(tx, "family", "erased own data", {}, now)
@@ -250,9 +262,21 @@ class Conversations:
         if conv is None or conv.state is None:
             return []
         state = State.from_dict(conv.state)
+        ref, words = 0, ""
+        if kind == "promise":
+            due = promise_repo.next_promise_to_ask(tx, respondent_id, now)
+            if due is None:
+                return []
+            ref, words = due
+        elif kind == "checkin":
+            said = promise_repo.you_said_since(
+                tx, row.team_id, promise_repo.last_answer_at(tx, respondent_id)
+            )
+            if said:
+                words = said.get(state.locale) or said.get("en", "")
         result = engine.step(
             state,
-            engine.FollowUpDue(kind),
+            engine.FollowUpDue(kind, ref, words),
             self._questionnaire(state.set_id),
             now,
             texts=self.texts,
