@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, distinct, func, insert, select, update
+from sqlalchemy import and_, case, distinct, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -324,17 +324,21 @@ def add_you_said(
     return int(key[0])
 
 
-def you_said_since(session: Session, team_id: int, since: datetime | None) -> dict[str, str] | None:
-    """The team's newest "you said" text made after `since` (None: ever)."""
-    stmt = select(YouSaid.text).where(YouSaid.team_id == team_id)
-    if since is not None:
-        stmt = stmt.where(YouSaid.created_at > since)
-    return session.scalar(stmt.order_by(YouSaid.created_at.desc(), YouSaid.id.desc()).limit(1))
-
-
-def last_answer_at(session: Session, respondent_id: int) -> datetime | None:
+def you_said_for_checkin(
+    session: Session, team_id: int, respondent_id: int
+) -> dict[str, str] | None:
+    """The team's newest "you said" text made since the family last
+    answered (ever, if they never did), in one statement."""
+    last = (
+        select(func.max(Answer.answered_at))
+        .where(Answer.respondent_id == respondent_id)
+        .scalar_subquery()
+    )
     return session.scalar(
-        select(func.max(Answer.answered_at)).where(Answer.respondent_id == respondent_id)
+        select(YouSaid.text)
+        .where(YouSaid.team_id == team_id, or_(last.is_(None), YouSaid.created_at > last))
+        .order_by(YouSaid.created_at.desc(), YouSaid.id.desc())
+        .limit(1)
     )
 
 

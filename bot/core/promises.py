@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.durations import parse_duration
 from bot.core.errors import HeardError
-from bot.core.plain_language import check_text
+from bot.core.plain_language import MAX_WORDS, check_text, words
 
 MAX_PROMISE_CHARS = 300
 MAX_YOU_SAID_CHARS = 300
@@ -55,22 +55,25 @@ def parse_due(text: str, now: datetime, zone: ZoneInfo, ask_after: timedelta) ->
 
 def check_family_text(text: str, locale: str, *, limit: int, what: str) -> str:
     """The text, stripped, if a family can read it; else HeardError with a
-    kind word on what to change. Each sentence is checked as `heard lint`
-    checks a question, so a message may say two short things."""
-    words = " ".join(text.split())
-    if not words:
+    kind word on what to change: the `heard lint` rules, with the word limit
+    applied to each sentence, so a message may say two short things."""
+    plain = " ".join(text.split())
+    if not plain:
         raise HeardError(f"the {what} is empty; write it as you would say it to the family")
-    if len(words) > limit:
+    if len(plain) > limit:
         raise HeardError(
-            f"the {what} is {len(words)} characters; families read it on a phone, "
+            f"the {what} is {len(plain)} characters; families read it on a phone, "
             f"so keep it to {limit} or fewer"
         )
-    reasons: list[str] = []
-    for sentence in _SENTENCE_END.split(words):
-        reasons += [r for r in check_text(sentence, locale) if r not in reasons]
+    too_long = f"words; keep a question to {MAX_WORDS} or fewer"
+    reasons = [r for r in check_text(plain, locale) if not r.endswith(too_long)]
+    for sentence in _SENTENCE_END.split(plain):
+        n = len(words(sentence))
+        if n > MAX_WORDS:
+            reasons.append(f"a sentence of {n} words; keep each to {MAX_WORDS} or fewer")
     if reasons:
         raise HeardError(
             f"the {what} is not quite plain enough for a family yet: {'; '.join(reasons)}. "
             "Try again with the words you would use when you talk to them"
         )
-    return words
+    return plain

@@ -269,9 +269,7 @@ class Conversations:
                 return []
             ref, words = due
         elif kind == "checkin":
-            said = promise_repo.you_said_since(
-                tx, row.team_id, promise_repo.last_answer_at(tx, respondent_id)
-            )
+            said = promise_repo.you_said_for_checkin(tx, row.team_id, respondent_id)
             if said:
                 words = said.get(state.locale) or said.get("en", "")
         result = engine.step(
