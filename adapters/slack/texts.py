@@ -18,6 +18,8 @@ HELP = "\n".join(
         "• `{command} invite young` uses the questions for children and young people.",
         "• `{command} invite {example_language}` or `{command} invite young {example_language}`"
         " uses another language. Languages: {languages}.",
+        '• `{command} promise CODE "what you promised" by 2026-12-05` records a promise'
+        " you made to that family; after the date Heard asks them if it happened.",
         "• `{command} report` will show your team's results (not available yet).",
         "• `{command} help` shows this message.",
         "Only workers registered with Heard can make invite cards.",
@@ -51,3 +53,22 @@ QR_TITLE = "Heard invite QR code"
 QR_ALT = "QR code that opens the Heard invite link"
 QR_COMMENT = "QR code for invite {code}. Print it or show it to the family."
 QR_FAILED = "I could not send the QR code image just now. The link and the code work without it."
+
+PROMISE_USAGE = (
+    'Write it like this: `{command} promise CODE "I will ring you on Friday" by 2026-12-05` '
+    "(or `by 3d` for three days from now)."
+)
+
+PROMISE_PROBLEM = "Nothing was recorded: {problem}.\n{usage}"
+
+PROMISE_RECORDED = (
+    "Promise recorded for the family with the code `{code}`. From {ask} Heard will ask them "
+    "whether it happened. You will only ever see how many promises were kept across "
+    "several families, never one family's answer."
+)
+
+NOT_A_WORKER_PROMISE = (
+    "Sorry, only social workers registered with Heard can record promises. "
+    "If you are one, please ask your Heard administrator to register you with:\n"
+    '`heard worker add --team "Your team" --name "Your name" --slack-user {user_id}`'
+)
