@@ -194,11 +194,11 @@ def test_a_bad_due_date_says_what_to_write(due: str, message: str) -> None:
 def test_texts_for_families_are_checked_kindly() -> None:
     ok = "You told us workers change too often. From January each family keeps one worker."
     assert check_family_text(f"  {ok} ", "en", limit=300, what="message") == ok
-    with pytest.raises(HeardError, match="jargon 'assessment'.*Try again with the words"):
+    with pytest.raises(HeardError, match=r"jargon 'assessment'.*Try again with the words"):
         check_family_text("I will finish your assessment", "en", limit=300, what="promise")
     long = ("I will ring you. " * 19).strip()
     assert len(long) == 322
-    with pytest.raises(HeardError, match="322 characters; .* keep it to 300"):
+    with pytest.raises(HeardError, match=r"322 characters; .* keep it to 300"):
         check_family_text(long, "en", limit=300, what="message")
     with pytest.raises(HeardError, match="empty"):
         check_family_text("   ", "en", limit=300, what="promise")
