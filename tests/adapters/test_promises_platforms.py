@@ -1,6 +1,7 @@
-"""A promise over a real platform library: asked of a family on Telegram (real python-telegram-bot against the fake Bot API) after its date,
-with quiet hours and stop respected, then counted in the figures. Recording
-one with `/heard promise` in Slack is tested in test_slack_channel.py."""
+"""A promise over a real platform library: asked of a family on Telegram (real
+python-telegram-bot against the fake Bot API) after its date, with quiet hours
+and stop respected, then counted in the figures. Recording one with
+`/heard promise` in Slack is tested in test_slack_channel.py."""
 
 from __future__ import annotations
 
