@@ -41,6 +41,7 @@ from storage.models import (
     Invite,
     OutboxMessage,
     ProcessedInbound,
+    Promise,
     Respondent,
     SafeguardingAlert,
     Team,
@@ -345,6 +346,10 @@ def erase_respondent(session: Session, respondent_id: int) -> None:
     than relying on cascades, so the guarantee holds on every backend."""
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
+    # A promise's counted outcome stays; its link to the family goes.
+    session.execute(
+        update(Promise).where(Promise.respondent_id == respondent_id).values(respondent_id=None)
+    )
     alert_ids = [
         str(i)
         for i in session.scalars(
