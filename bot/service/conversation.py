@@ -10,10 +10,9 @@ lost and nothing is stored twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.core import effects as fx
 from bot.core import engine
@@ -37,10 +36,6 @@ Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class _Loaded:
     row: repo.RespondentRow | None
@@ -57,13 +52,15 @@ class Conversations:
         *,
         secret: bytes,
         texts: Texts,
+        clock: Clock,
+        monotonic: Monotonic,
         policy: engine.Policy | None = None,
-        clock: Clock = utc_now,
         sets: Mapping[str, Questionnaire] | None = None,
         default_set: str = "adult",
         alert_sink: AlertSink = log_alert,
-        monotonic: Monotonic = time.monotonic,
     ) -> None:
+        """`clock` (UTC wall time) and `monotonic` (for the sweep's time
+        budget) come from the composition root, so tests can replace them."""
         self.store = store
         self.secret = secret
         self.texts = texts
