@@ -302,6 +302,83 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_reassign(args: argparse.Namespace) -> int:
+    app = _app(args)
+    moved = app.staff.promises.reassign(
+        code=args.code, worker_ref=args.worker, now=app.staff.clock()
+    )
+    app.close()
+    print(
+        f"case {moved.code} moved from {moved.from_worker} to {moved.to_worker} "
+        f"on {moved.at:%Y-%m-%d}; later answers and follow-ups go to {moved.to_worker}"
+    )
+    return 0
+
+
+def cmd_promise_add(args: argparse.Namespace) -> int:
+    app = _app(args)
+    made = app.staff.promises.add(
+        code=args.code, text=args.text, due=args.due, now=app.staff.clock()
+    )
+    app.close()
+    print(
+        f"promise {made.id} recorded for case {made.code}, due {made.due_at:%Y-%m-%d %H:%M} UTC; "
+        f"the family will be asked from {made.ask_at:%Y-%m-%d %H:%M} UTC whether it happened"
+    )
+    return 0
+
+
+def cmd_promise_list(args: argparse.Namespace) -> int:
+    app = _app(args)
+    worker, items = app.staff.promises.open_of(args.worker)
+    app.close()
+    if not items:
+        print(f"{worker.name} has no open promises")
+        return 0
+    print(f"Open promises of {worker.name} (answers are shown only in reports, counted):")
+    for item in items:
+        asked = "family asked" if item.asked else f"ask from {item.ask_at:%Y-%m-%d %H:%M} UTC"
+        print(f"{item.id}\t{item.code}\tdue {item.due_at:%Y-%m-%d %H:%M} UTC\t{asked}\t{item.text}")
+    return 0
+
+
+def cmd_yousaid(args: argparse.Namespace) -> int:
+    app = _app(args)
+    staff = app.staff
+    preview = staff.promises.you_said(
+        team=args.team, text=args.text, text_cy=args.text_cy, now=staff.clock(), send=False
+    )
+    langs = ", ".join(f"{n} in {loc}" for loc, n in sorted(preview.by_locale.items())) or "none"
+    print(f"To the families of {preview.team} who answered in the last 6 months ({langs}):")
+    for loc, words in preview.texts.items():
+        print(f"  [{loc}] {words}")
+    print(f"It would reach {preview.families} famil{'y' if preview.families == 1 else 'ies'}.")
+    if preview.families == 0:
+        app.close()
+        print("nothing sent: no family of this team can be reached")
+        return 0
+    confirmed = args.yes
+    if not confirmed:
+        if not sys.stdin.isatty():
+            app.close()
+            print("nothing sent; add --yes to send it")
+            return 0
+        confirmed = input("Send it now? [y/N] ").strip().lower() in ("y", "yes")
+    if not confirmed:
+        app.close()
+        print("nothing sent")
+        return 0
+    sent = staff.promises.you_said(
+        team=args.team, text=args.text, text_cy=args.text_cy, now=staff.clock(), send=True
+    )
+    app.close()
+    print(
+        f"queued for {sent.families} famil{'y' if sent.families == 1 else 'ies'}; "
+        "it goes out in daytime, at the platforms' pace"
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.run import run  # the platform libraries are slow to import
 
@@ -381,6 +458,35 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--invite-id", type=int, help="the invite's id")
     which.add_argument("--worker", help="every open case of this worker (id, name or Slack id)")
     close.set_defaults(func=cmd_case_close)
+    move = csub.add_parser(
+        "reassign", help="give a family's case to another worker (recorded with its date)"
+    )
+    move.add_argument("--code", required=True, help="the invite's code, e.g. ABCD-2345")
+    move.add_argument("--worker", required=True, help="the new worker (id, name or Slack id)")
+    move.set_defaults(func=cmd_case_reassign)
+
+    prom = sub.add_parser(
+        "promise",
+        help="promises workers made to families; families are asked later if they were kept",
+    )
+    psub = prom.add_subparsers(dest="promise_command", required=True)
+    padd = psub.add_parser("add", help="record a promise on a family's case")
+    padd.add_argument("--code", required=True, help="the family's invite code")
+    padd.add_argument("--text", required=True, help="the promise, in the words you used")
+    padd.add_argument(
+        "--due", required=True, help="a date (2026-12-05) or a time from now (3d, 10s)"
+    )
+    padd.set_defaults(func=cmd_promise_add)
+    plist = psub.add_parser("list", help="a worker's open promises (never their outcomes)")
+    plist.add_argument("--worker", required=True, help="worker id, name or Slack user id")
+    plist.set_defaults(func=cmd_promise_list)
+
+    ys = sub.add_parser("yousaid", help='"you said, we did": tell a team\'s families what changed')
+    ys.add_argument("--team", required=True, help="the team's name")
+    ys.add_argument("--text", required=True, help="the message in English (300 characters)")
+    ys.add_argument("--text-cy", help="the same message in Welsh")
+    ys.add_argument("--yes", action="store_true", help="send without asking (for scripts)")
+    ys.set_defaults(func=cmd_yousaid)
 
     forget = sub.add_parser(
         "forget",

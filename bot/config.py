@@ -170,6 +170,9 @@ class Config:
     slack: SlackConfig = SlackConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     safeguarding: SafeguardingConfig = SafeguardingConfig()
+    promise_ask_after: timedelta = timedelta(days=1)
+    """`[promises] ask_after`: how long after a promise's due time the family
+    is asked whether it happened; zero asks at once."""
     source: str = "embedded defaults"
 
 
@@ -297,6 +300,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "retention",
             "server",
             "data_requests",
+            "promises",
         },
     )
     org = top.text("organisation", "Heard")
@@ -459,6 +463,15 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         spool_file=Path(sg.text("spool_file", str(d_sg.spool_file))),
     )
 
+    pr = top.sub("promises", {"ask_after"})
+    ask_after = timedelta(days=1)
+    if "ask_after" in pr.table:
+        raw_after = str(pr.table["ask_after"]).strip().lower()
+        if raw_after.rstrip("smhdw") in ("0", "0.0"):
+            ask_after = timedelta(0)
+        else:
+            ask_after = pr.duration("ask_after", ask_after)
+
     return Config(
         database_url=url,
         pseudonym_secret=secret,
@@ -479,6 +492,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         slack=slack,
         schedule=schedule,
         safeguarding=safeguarding,
+        promise_ask_after=ask_after,
         source=source,
     )
 

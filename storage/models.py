@@ -281,3 +281,63 @@ class SafeguardingAlert(Base):
         Index("ix_safeguarding_alerts_pseudonym", "pseudonym"),
         Index("ux_safeguarding_alerts_delivery", "delivery_key", unique=True),
     )
+
+
+class Promise(Base):
+    """A commitment a worker made to a family, in the worker's words. The
+    family is asked after its due time whether it happened; the outcome is
+    only ever reported in aggregate (see `storage.repo.promise_figures`).
+    On erasure the link to the family goes; the counted outcome stays."""
+
+    __tablename__ = "promises"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    respondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("respondents.id", ondelete="SET NULL"), index=True
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ask_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """yes, no or unsure; empty until the family answers."""
+    repaired: Mapped[bool | None] = mapped_column(Boolean)
+    """After "no": did the worker explain or say sorry."""
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        Index("ix_promises_team_time", "team_id", "answered_at"),
+        Index("ix_promises_worker_time", "worker_id", "answered_at"),
+    )
+
+
+class CaseChange(Base):
+    """A family's case moved from one worker to another, with its date: the
+    record continuity figures are counted from."""
+
+    __tablename__ = "case_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    from_worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    to_worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (Index("ix_case_changes_team_time", "team_id", "at"),)
+
+
+class YouSaid(Base):
+    """A "you said, we did" message from a team's managers to its families."""
+
+    __tablename__ = "you_said"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    text: Mapped[dict[str, str]] = mapped_column(JSON)
+    """Per locale; "en" always present."""
+    families: Mapped[int] = mapped_column(Integer)
+    """How many families it was queued for."""
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_you_said_team_time", "team_id", "created_at"),)

@@ -464,6 +464,14 @@ class SlackChannel:
                 await ack()
                 acked = True
                 self._spawn(self._invite(command, parsed))
+            elif parsed.action is Action.PROMISE:
+                await ack()
+                acked = True
+                self._spawn(self._promise(command, parsed, name))
+            elif parsed.action is Action.PROMISE_USAGE:
+                await ack(
+                    text=self.desk.say("promise_usage", command=name), response_type="ephemeral"
+                )
             elif parsed.action is Action.REPORT:
                 await ack(text=self.desk.say("report_not_yet"), response_type="ephemeral")
             else:
@@ -593,6 +601,23 @@ class SlackChannel:
                 channel, user, self.desk.card_message(outcome, self.bot_user_id)
             )
             await self._send_qr(user, outcome)
+
+    async def _promise(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.record_promise, user, parsed)
+        except StorageError:
+            log.warning("database unavailable; could not record a promise from Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        except Exception as exc:
+            _log_failure("recording a promise from Slack", exc)
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        log.info("promise command from Slack: %s", type(outcome).__name__)
+        text = self.desk.promise_reply(outcome, user, name)
+        await self._tell_worker(channel, user, {"text": text})
 
     async def _tell_worker(self, channel: str, user: str, payload: Mapping[str, Any]) -> None:
         """Answer a worker privately where they typed the command; if the app

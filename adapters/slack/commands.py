@@ -1,4 +1,5 @@
-"""The workers' slash command: `/heard invite [young] [LANG]`, `help`, `report`.
+"""The workers' slash command: `/heard invite [young] [LANG]`,
+`/heard promise CODE "what you promised" by DATE`, `help`, `report`.
 
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
@@ -10,6 +11,7 @@ around.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,13 +21,22 @@ from adapters.slack.convert import escape
 from bot.config import Config
 from bot.core import questions
 from bot.core.texts import STAFF_LOCALE, Texts
-from bot.service.ports import InviteMade, InviteOutcome, StaffDesk
+from bot.service.ports import (
+    DeskProblem,
+    InviteMade,
+    InviteOutcome,
+    NotAWorker,
+    PromiseOutcome,
+    StaffDesk,
+)
 
 
 class Action(StrEnum):
     INVITE = "invite"
     HELP = "help"
     REPORT = "report"
+    PROMISE = "promise"
+    PROMISE_USAGE = "promise_usage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,16 @@ class Command:
     locale: str = ""
     unknown: str = ""
     """A word we could not read; the worker gets help that names it."""
+    code: str = ""
+    words: str = ""
+    """The promise, in the worker's words."""
+    due: str = ""
+
+
+_PROMISE = re.compile(
+    r"^\s*promise\s+(?P<code>\S+)\s+[\"“”](?P<words>[^\"“”]+)[\"“”]\s+by\s+(?P<due>\S+)\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
@@ -47,6 +68,16 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
         return Command(Action.HELP)
     if head in ("report", "reports"):
         return Command(Action.REPORT)
+    if head == "promise":
+        match = _PROMISE.match(text)
+        if match is None:
+            return Command(Action.PROMISE_USAGE)
+        return Command(
+            Action.PROMISE,
+            code=match["code"],
+            words=match["words"].strip(),
+            due=match["due"],
+        )
     if head != "invite":
         return Command(Action.HELP, unknown=words[0])
     set_id = locale = ""
@@ -89,6 +120,30 @@ class WorkerDesk:
         """Create one invite for the worker registered as `slack_user`.
         Raises StorageError when the database cannot be used."""
         return self.staff.invite_for_slack_user(slack_user, command.set_id, command.locale)
+
+    def record_promise(self, slack_user: str, command: Command) -> PromiseOutcome:
+        """Record a promise on one of this worker's cases. Raises
+        StorageError when the database cannot be used."""
+        return self.staff.promise_for_slack_user(
+            slack_user, command.code, command.words, command.due
+        )
+
+    def promise_reply(self, outcome: PromiseOutcome, slack_user: str, command_name: str) -> str:
+        """The private answer to `/heard promise`."""
+        if isinstance(outcome, NotAWorker):
+            return self.say("not_a_worker_promise", user_id=slack_user)
+        if isinstance(outcome, DeskProblem):
+            message = outcome.message[:1].upper() + outcome.message[1:]
+            return self.say(
+                "promise_problem",
+                problem=escape(message),
+                usage=self.say("promise_usage", command=command_name),
+            )
+        return self.say(
+            "promise_recorded",
+            code=outcome.code,
+            ask=f"{outcome.ask_at.day} {outcome.ask_at:%B %Y, %H:%M} UTC",
+        )
 
     # -- answers ------------------------------------------------------------
 

@@ -66,8 +66,24 @@ class HideChat:
     """Delete what the platform allows of this chat (a shared phone)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PromiseAsked:
+    promise_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPromiseOutcome:
+    promise_id: int
+    outcome: str
+    """"yes", "no" or "unsure"."""
+    repaired: bool | None = None
+    """After "no": the worker explained or said sorry (None: not asked yet)."""
+
+
 Effect = (
     RecordAnswer
+    | PromiseAsked
+    | RecordPromiseOutcome
     | ScheduleFollowUp
     | CancelFollowUps
     | SetStatus

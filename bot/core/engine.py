@@ -55,6 +55,10 @@ class State:
     """Where stop, forget and language return to."""
     danger_check: bool = False
     """The family was asked "Is anyone in danger right now?" and has not answered."""
+    promise: int = 0
+    """The promise the family is being asked about (0: none), beside the survey."""
+    promise_stage: str = ""
+    """"kept" (did it happen?) or "repair" (did your worker explain?)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,8 @@ class State:
             "round": self.round,
             "index": self.index,
             "back_to": self.back_to.value if self.back_to else None,
+            "promise": self.promise,
+            "promise_stage": self.promise_stage,
         }
 
     @classmethod
@@ -80,6 +86,8 @@ class State:
             index=int(raw.get("index", 0)),
             back_to=Phase(back) if back else None,
             danger_check=bool(raw.get("danger_check", False)),
+            promise=int(raw.get("promise", 0) or 0),
+            promise_stage=str(raw.get("promise_stage", "") or ""),
         )
 
 
@@ -124,7 +132,13 @@ class Unsupported:
 @dataclass(frozen=True, slots=True)
 class FollowUpDue:
     kind: str
-    """"checkin" or "reminder"."""
+    """"checkin", "reminder" or "promise"."""
+    ref: int = 0
+    """For "promise": the promise's id."""
+    text: str = ""
+    """For "promise": the promise in the worker's words. For "checkin": what
+    the team changed because of families' feedback ("you said, we did"), in
+    the family's language, shown before the check-in; empty for none."""
 
 
 Event = Text | Press | Begin | InviteRejected | StartPlain | Unsupported | FollowUpDue
@@ -223,6 +237,62 @@ class _Conversation:
     def question(self) -> Question:
         return self.questionnaire.question(self.state.index)
 
+    def promise_scope(self) -> str:
+        s = self.state
+        if not s.promise:
+            return ""
+        return f"{'r' if s.promise_stage == 'repair' else 'p'}{s.promise}"
+
+    # -- promises (asked beside whatever else is going on) ------------------
+
+    def ask_promise(self, promise_id: int, text: str) -> None:
+        if self.state.phase in (Phase.NEW, Phase.STOPPED, Phase.FORGOTTEN, Phase.DECLINED):
+            return
+        self.go(promise=promise_id, promise_stage="kept")
+        self.effects.append(fx.PromiseAsked(promise_id))
+        self.say("promise_intro", words=text)
+        self.prompt_promise()
+
+    def prompt_promise(self) -> None:
+        scope = self.promise_scope()
+        choices: tuple[Choice, ...]
+        if self.state.promise_stage == "repair":
+            choices = (
+                Choice(f"{scope}:yes", self.t("promise_yes")),
+                Choice(f"{scope}:no", self.t("promise_no")),
+            )
+            self.replies.append(Reply(self.t("promise_repair"), choices, columns=2))
+            return
+        choices = (
+            Choice(f"{scope}:yes", self.t("promise_yes")),
+            Choice(f"{scope}:no", self.t("promise_no")),
+            Choice(f"{scope}:unsure", self.t("promise_unsure")),
+        )
+        self.replies.append(Reply(self.t("promise_happened"), choices, columns=3))
+
+    def on_promise_answer(self, code: str) -> None:
+        s = self.state
+        if s.promise_stage == "repair":
+            if code not in ("yes", "no"):
+                self.prompt_promise()
+                return
+            self.effects.append(fx.RecordPromiseOutcome(s.promise, "no", code == "yes"))
+            self.go(promise=0, promise_stage="")
+        elif code == "no":
+            self.effects.append(fx.RecordPromiseOutcome(s.promise, "no"))
+            self.go(promise_stage="repair")
+            self.prompt_promise()
+            return
+        elif code in ("yes", "unsure"):
+            self.effects.append(fx.RecordPromiseOutcome(s.promise, code))
+            self.go(promise=0, promise_stage="")
+        else:
+            self.prompt_promise()
+            return
+        self.say("promise_thanks")
+        if self.state.phase in (Phase.CONSENT, Phase.ASKING, Phase.LANGUAGE, Phase.CONFIRM_FORGET):
+            self.prompt()
+
     def locales(self) -> tuple[str, ...]:
         offered = self.q.locales if self.q else self.texts.locales
         return tuple(loc for loc in offered if loc in self.texts.locales)
@@ -306,10 +376,21 @@ class _Conversation:
         q = self.question()
         value = None if q.kind is Kind.TEXT else q.value_of(code)
         self.effects.append(fx.RecordAnswer(self.state.round, q.id, q.dimension, code, value, text))
-        self.advance()
+        self.advance(code)
 
-    def advance(self) -> None:
+    def advance(self, answered: str | None = None) -> None:
+        """Go to the next question, passing over any asked only after certain
+        answers (`only_after`) to the one before when this answer is not one
+        of them (or the question was skipped)."""
+        questions = self.questionnaire.questions
         nxt = self.state.index + 1
+        while (
+            nxt < len(questions)
+            and questions[nxt].only_after
+            and answered not in questions[nxt].only_after
+        ):
+            nxt += 1
+            answered = None
         if nxt < len(self.questionnaire.questions):
             self.go(index=nxt)
             self.prompt()
@@ -561,6 +642,13 @@ class _Conversation:
         if self.state.phase in (Phase.CONSENT, Phase.CONFIRM_FORGET) and word in ("yes", "no"):
             self.on_answer(word, None)
             return
+        if (
+            self.state.promise
+            and self.state.phase not in (Phase.ASKING, Phase.LANGUAGE)
+            and word in ("yes", "no", "unsure")
+        ):
+            self.on_promise_answer(word)
+            return
         if self.state.phase in (Phase.ASKING, Phase.LANGUAGE, Phase.CONSENT, Phase.CONFIRM_FORGET):
             self.on_answer(None, text)
             return
@@ -575,6 +663,9 @@ class _Conversation:
         if sep and scope == DANGER_SCOPE:
             self.on_danger_answer(code)
             return
+        if sep and self.state.promise and scope == self.promise_scope():
+            self.on_promise_answer(code)
+            return
         if not sep or scope != self.scope():
             self.say("stale_button")
             self.prompt()
@@ -588,12 +679,16 @@ class _Conversation:
             return
         self.on_answer(code, None)
 
-    def on_follow_up(self, kind: str) -> None:
+    def on_follow_up(self, kind: str, ref: int = 0, text: str = "") -> None:
         s = self.state
         if kind == DANGER_CHECK:
             self.settle_danger("no_answer")
+        elif kind == "promise":
+            self.ask_promise(ref, text)
         elif kind == "checkin" and s.phase is Phase.DONE:
             self.go(phase=Phase.CONSENT, round=s.round + 1, index=0)
+            if text:
+                self.say("you_said_checkin", words=text)
             self.say("checkin")
             self.prompt()
         elif kind == "reminder" and s.phase is Phase.ASKING:
@@ -650,6 +745,6 @@ def step(
                 conv.replies.append(conv.danger_question())
             else:
                 conv.prompt()
-        case FollowUpDue(kind=kind):
-            conv.on_follow_up(kind)
+        case FollowUpDue(kind=kind, ref=ref, text=text):
+            conv.on_follow_up(kind, ref, text)
     return conv.result()

@@ -17,7 +17,9 @@ from typing import Any
 from bot.core.errors import QuestionSetError
 
 QUESTIONS_DIR = Path(__file__).resolve().parent.parent / "questions"
-DIMENSIONS = ("honesty", "clarity", "continuity", "overall", "comment")
+DIMENSIONS = ("honesty", "clarity", "continuity", "overall", "comment", "next_steps")
+"""`next_steps`: what the family thinks happens next, in their own words; a
+comment of its own kind, shown under its own heading in digests."""
 
 
 class Kind(StrEnum):
@@ -51,6 +53,9 @@ class Question:
     kind: Kind
     text: dict[str, str]
     labels: dict[str, tuple[str, ...]]
+    only_after: tuple[str, ...] = ()
+    """Asked only when the question before was answered with one of these
+    codes; empty means always asked."""
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -148,9 +153,27 @@ def parse_questionnaire(raw: dict[str, Any], source: str) -> Questionnaire:
         labels: dict[str, tuple[str, ...]] = {}
         if kind is not Kind.TEXT:
             labels = _labels(q.get("labels", default_labels.get(kind.value)), kind, locales, where)
+        only_after = q.get("only_after", [])
+        if not isinstance(only_after, list) or not all(isinstance(c, str) for c in only_after):
+            raise QuestionSetError(f'{where}: only_after must be a list of answer codes like ["4"]')
+        if only_after and not questions:
+            raise QuestionSetError(f"{where}: only_after needs a question before this one")
+        if only_after:
+            before = questions[-1]
+            wrong = [c for c in only_after if c not in before.codes]
+            if wrong:
+                raise QuestionSetError(
+                    f"{where}: only_after {', '.join(wrong)} is not an answer to "
+                    f"'{before.id}' (its answers: {', '.join(before.codes) or 'free text'})"
+                )
         questions.append(
             Question(
-                qid, dimension, kind, _per_locale(_need(q, "text", where), locales, where), labels
+                qid,
+                dimension,
+                kind,
+                _per_locale(_need(q, "text", where), locales, where),
+                labels,
+                tuple(only_after),
             )
         )
     if not questions:

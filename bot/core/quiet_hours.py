@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
-QUIET_KINDS = frozenset({"checkin", "reminder"})
+QUIET_KINDS = frozenset({"checkin", "reminder", "promise", "yousaid"})
 """Messages to families that wait for the end of quiet hours."""
 _TICK = timedelta(microseconds=1)
 

@@ -33,6 +33,7 @@ from bot.service.alerts import (
     log_upgrade,
 )
 from bot.service.spool import AlertSpool
+from storage import promises as promise_repo
 from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -328,6 +329,17 @@ class Conversations:
                     repo.cancel_followups(tx, row.id, effect.kinds)
                 case fx.SetStatus():
                     repo.set_status(tx, row.id, effect.status)
+                case fx.PromiseAsked():
+                    promise_repo.mark_promise_asked(tx, effect.promise_id, now)
+                case fx.RecordPromiseOutcome():
+                    promise_repo.record_promise_outcome(
+                        tx,
+                        promise_id=effect.promise_id,
+                        respondent_id=row.id,
+                        outcome=effect.outcome,
+                        repaired=effect.repaired,
+                        now=now,
+                    )
                 case fx.EraseRespondent():
                     repo.erase_respondent(tx, row.id)
                     repo.audit(tx, "family", "erased own data", {}, now)
@@ -352,9 +364,19 @@ class Conversations:
         if conv is None or conv.state is None:
             return []
         state = State.from_dict(conv.state)
+        ref, words = 0, ""
+        if kind == "promise":
+            due = promise_repo.next_promise_to_ask(tx, respondent_id, now)
+            if due is None:
+                return []
+            ref, words = due
+        elif kind == "checkin":
+            said = promise_repo.you_said_for_checkin(tx, row.team_id, respondent_id)
+            if said:
+                words = said.get(state.locale) or said.get("en", "")
         result = engine.step(
             state,
-            engine.FollowUpDue(kind),
+            engine.FollowUpDue(kind, ref, words),
             self._questionnaire(state.set_id),
             now,
             texts=self.texts,

@@ -24,11 +24,14 @@ __all__ = [
     "ActionHandler",
     "Channel",
     "DeliveryError",
+    "DeskProblem",
     "InboundHandler",
     "InviteMade",
     "InviteOutcome",
     "InviteProblem",
     "NotAWorker",
+    "PromiseOutcome",
+    "PromiseRecorded",
     "RetryAfter",
     "StaffDesk",
     "TransientError",
@@ -94,6 +97,22 @@ class InviteProblem:
 InviteOutcome = InviteMade | NotAWorker | InviteProblem
 
 
+@dataclass(frozen=True, slots=True)
+class PromiseRecorded:
+    code: str
+    due_at: datetime
+    ask_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeskProblem:
+    message: str
+    """What is wrong and what to do, meant for the staff member."""
+
+
+PromiseOutcome = PromiseRecorded | NotAWorker | DeskProblem
+
+
 class StaffDesk(Protocol):
     """The staff use cases a chat platform offers its workers and managers.
     Synchronous (each call is one transaction): run it on a worker thread."""
@@ -107,4 +126,11 @@ class StaffDesk(Protocol):
     def invite_for_slack_user(self, slack_user: str, set_id: str, locale: str) -> InviteOutcome:
         """Make one invite for the worker registered as `slack_user`.
         Raises StorageError when the database cannot be used."""
+        ...
+
+    def promise_for_slack_user(
+        self, slack_user: str, code: str, text: str, due: str
+    ) -> PromiseOutcome:
+        """Record a promise on a case of the worker registered as
+        `slack_user`. Raises StorageError when the database cannot be used."""
         ...

@@ -16,7 +16,16 @@ from bot.core.texts import Texts
 from bot.service import cases
 from bot.service.admin import add_team, add_worker, create_invite, demo_invite, find_worker
 from bot.service.conversation import Conversations
-from bot.service.ports import InviteMade, InviteOutcome, InviteProblem, NotAWorker
+from bot.service.ports import (
+    DeskProblem,
+    InviteMade,
+    InviteOutcome,
+    InviteProblem,
+    NotAWorker,
+    PromiseOutcome,
+    PromiseRecorded,
+)
+from bot.service.promises import Promises
 from storage import repo
 from storage.unit import Store
 
@@ -46,6 +55,7 @@ class Staff:
         self.conversations = conversations
         self.store: Store = conversations.store
         self.config = config
+        self.promises = Promises(self.store, config, conversations.texts)
 
     @property
     def texts(self) -> Texts:
@@ -119,6 +129,22 @@ class Staff:
             if isinstance(exc, StorageError):
                 raise
             return InviteProblem(str(exc))
+
+    def promise_for_slack_user(
+        self, slack_user: str, code: str, text: str, due: str
+    ) -> PromiseOutcome:
+        with self.store.read() as tx:
+            if repo.worker_by_slack_user(tx, slack_user) is None:
+                return NotAWorker()
+        try:
+            made = self.promises.add(
+                code=code, text=text, due=due, now=self.clock(), by_slack_user=slack_user
+            )
+        except HeardError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            return DeskProblem(str(exc))
+        return PromiseRecorded(made.code, made.due_at, made.ask_at)
 
     def chat_token(
         self,

@@ -27,7 +27,7 @@ from bot.core.texts import load
 from bot.runtime.process import Runtime
 from bot.service.conversation import Conversations
 from storage import repo
-from storage.models import Answer, Invite, ProcessedInbound, Respondent, Worker
+from storage.models import Answer, Invite, ProcessedInbound, Promise, Respondent, Worker
 from tests.conftest import SECRET, FakeClock
 from tests.fakes.slack_api import (
     BOT_ID,
@@ -587,3 +587,41 @@ async def test_a_family_who_closed_the_dm_is_marked_unreachable(
     await slack.settle()
     with slack.service.store.sessions() as s:
         assert s.scalars(select(Respondent.status)).one() == "unreachable"
+
+
+async def test_a_worker_records_a_promise_with_slash_heard(
+    slack_shipped: Slack, clock: FakeClock
+) -> None:
+    slack = slack_shipped
+    _register_worker(slack.service, clock)
+    with slack.service.store.sessions.begin() as s:
+        invite = make_invite(s, clock(), set_id="adult", worker="Sam Jones")
+        code = invite.code
+        other = make_invite(s, clock(), set_id="adult", worker="Ola", code="OTHR-2345").code
+    await slack.write(code)
+    await slack.next_message()
+
+    status, _ = await slack.command(f'promise {code} "I will ring you on Friday" by 3d')
+    assert status == 200
+    answer = await slack.fake.async_wait_for_message(
+        dm_channel_id(WORKER), kind="ephemeral", contains="Promise recorded"
+    )
+    assert code in answer["text"] and "never one family's answer" in answer["text"]
+
+    for text, says in (
+        (f'promise {other} "I will ring you" by 3d', "another worker's"),
+        ('promise ZZZZ-9999 "I will ring you" by 3d', "No case with the code"),
+        (f'promise {code} "I will ring you" by 2020-01-01', "in the past"),
+        (f'promise {code} "I will review your care plan" by 3d', "care plan"),
+    ):
+        await slack.command(text)
+        reply = await slack.fake.async_wait_for_message(
+            dm_channel_id(WORKER), kind="ephemeral", contains=says
+        )
+        assert reply["text"].startswith("Nothing was recorded")
+
+    status, usage = await slack.command(f"promise {code} ring you")
+    assert status == 200 and "Write it like this" in usage
+
+    with slack.service.store.sessions() as s:
+        assert [p.text for p in s.scalars(select(Promise))] == ["I will ring you on Friday"]

@@ -42,7 +42,12 @@ def _answers(db: Path) -> list[tuple[str, str, int | None, str | None]]:
 def test_heard_chat_completes_a_survey_from_piped_input(tmp_path: Path) -> None:
     lines = ["1"]  # consent: yes
     expected = []
+    before = ""
     for q in ADULT.questions:
+        if q.only_after and before not in q.only_after:
+            before = ""
+            continue  # asked only after some answers to the question before
+        before = q.codes[1] if q.codes else "text"
         if q.kind.value == "text":
             lines.append("Always on time, thank you")
             expected.append((q.id, "text", None, "Always on time, thank you"))
@@ -205,3 +210,43 @@ def test_lint_passes_shipped_sets_and_fails_a_bad_one(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout
     bad = heard("lint", str(Path(__file__).parent.parent / "data" / "bad_set.toml"), cwd=tmp_path)
     assert bad.returncode == 1 and bad.stdout.strip()
+
+
+def test_promises_reassignment_and_you_said_from_the_command_line(tmp_path: Path) -> None:
+    def ok(*args: str) -> str:
+        result = heard(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def refused(*args: str) -> str:
+        result = heard(*args, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.startswith("heard: "), result
+        assert len(result.stderr.strip().splitlines()) == 1
+        return result.stderr
+
+    ok("db", "upgrade")
+    ok("team", "add", "North")
+    ok("worker", "add", "--team", "North", "--name", "Sam")
+    ok("worker", "add", "--team", "North", "--name", "Robin")
+    code = json.loads(ok("invite", "--worker", "Sam", "--json"))["code"]
+    assert "has not started" in refused(
+        "promise", "add", "--code", code, "--text", "I will ring you", "--due", "3d"
+    )
+    ok("chat", "--code", code, "--as", "fam-1")
+    assert "recorded for case" in ok(
+        "promise", "add", "--code", code, "--text", "I will ring you", "--due", "3d"
+    )
+    assert "in the past" in refused(
+        "promise", "add", "--code", code, "--text", "I will ring you", "--due", "2020-01-01"
+    )
+    assert "no case with the code" in refused(
+        "promise", "add", "--code", "ZZZZ-9999", "--text", "I will ring you", "--due", "3d"
+    )
+    listed = ok("promise", "list", "--worker", "Sam")
+    assert code in listed and "I will ring you" in listed
+    assert "moved from Sam to Robin" in ok("case", "reassign", "--code", code, "--worker", "Robin")
+
+    text = "You told us workers change too often. From January each family keeps one worker."
+    preview = ok("yousaid", "--team", "North", "--text", text)
+    assert "It would reach 0 families" in preview and "nothing sent" in preview
+    assert "jargon" in refused("yousaid", "--team", "North", "--text", "We met the threshold.")

@@ -9,7 +9,7 @@ invite was used is erased by "forget" like everything else.
 alert kept in the local spool while the database was down and the platform's
 redelivery of the same message raise it once.
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,79 @@
+"""Promises and "you said" texts, as plain rules: when a promise falls due,
+and whether a worker's or manager's words are fit to show a family. Pure:
+`now` and the organisation's time zone are passed in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.core.durations import parse_duration
+from bot.core.errors import HeardError
+from bot.core.plain_language import MAX_WORDS, check_text, words
+
+MAX_PROMISE_CHARS = 300
+MAX_YOU_SAID_CHARS = 300
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    at: datetime
+    """The moment the promise is due: the end of the due date in the
+    organisation's time zone, or now plus a duration."""
+    ask_at: datetime
+    """When the family may be asked: `at` plus `[promises] ask_after`."""
+
+
+def parse_due(text: str, now: datetime, zone: ZoneInfo, ask_after: timedelta) -> Due:
+    """`2026-12-05` (the end of that day, local time) or a duration from now
+    (`3d`, `10s`). Raises HeardError saying how to write it."""
+    raw = text.strip()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is not None:
+        if day < now.astimezone(zone).date():
+            raise HeardError(
+                f"the due date {day.isoformat()} is in the past; give today or a later date"
+            )
+        end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone)
+        at = end.astimezone(now.tzinfo)
+        return Due(at, at + ask_after)
+    try:
+        at = now + parse_duration(raw)
+    except ValueError:
+        raise HeardError(
+            f"cannot read the due date {raw!r}; write a date like 2026-12-05 "
+            "or a time from now like 3d"
+        ) from None
+    return Due(at, at + ask_after)
+
+
+def check_family_text(text: str, locale: str, *, limit: int, what: str) -> str:
+    """The text, stripped, if a family can read it; else HeardError with a
+    kind word on what to change: the `heard lint` rules, with the word limit
+    applied to each sentence, so a message may say two short things."""
+    plain = " ".join(text.split())
+    if not plain:
+        raise HeardError(f"the {what} is empty; write it as you would say it to the family")
+    if len(plain) > limit:
+        raise HeardError(
+            f"the {what} is {len(plain)} characters; families read it on a phone, "
+            f"so keep it to {limit} or fewer"
+        )
+    too_long = f"words; keep a question to {MAX_WORDS} or fewer"
+    reasons = [r for r in check_text(plain, locale) if not r.endswith(too_long)]
+    for sentence in _SENTENCE_END.split(plain):
+        n = len(words(sentence))
+        if n > MAX_WORDS:
+            reasons.append(f"a sentence of {n} words; keep each to {MAX_WORDS} or fewer")
+    if reasons:
+        raise HeardError(
+            f"the {what} is not quite plain enough for a family yet: {'; '.join(reasons)}. "
+            "Try again with the words you would use when you talk to them"
+        )
+    return plain

@@ -1,0 +1,297 @@
+"""Promises, reassignment and "you said, we did" through the service and
+storage, on SQLite and PostgreSQL, with an injected clock and the follow-up
+half of `heard run` (sweep + outbox) driven by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Config, ScheduleConfig
+from bot.core.errors import HeardError, NotFoundError
+from bot.service.conversation import Conversations
+from bot.service.staff import Staff
+from storage import promises as prepo
+from storage import repo
+from storage.models import Answer, CaseChange, Invite, OutboxMessage, Promise
+from tests.conftest import SECRET, FakeClock
+from tests.helpers import ChatFamily, make_invite, tiny_sets
+from tests.integration.test_followups import MakeService, make_heard
+
+NIGHT = ScheduleConfig(quiet_start=time(20, 0), quiet_end=time(9, 0))
+
+
+def _config(schedule: ScheduleConfig = NIGHT, ask_after: timedelta = timedelta(days=1)) -> Config:
+    return Config(
+        database_url="sqlite://",
+        pseudonym_secret=SECRET,
+        schedule=schedule,
+        promise_ask_after=ask_after,
+    )
+
+
+@pytest.fixture
+def service(make_service: MakeService) -> Conversations:
+    return make_service(sets=tiny_sets(), default_set="tiny")
+
+
+def _invite(service: Conversations, clock: FakeClock, **kw: object) -> Invite:
+    with service.store.sessions.begin() as s:
+        return make_invite(s, clock(), **kw)  # type: ignore[arg-type]
+
+
+def _joined(
+    service: Conversations, clock: FakeClock, chat: str, **kw: object
+) -> tuple[Invite, ChatFamily]:
+    invite = _invite(service, clock, **kw)
+    fam = ChatFamily(service, chat)
+    fam.start(invite.token)
+    fam.tap("yes")
+    fam.tap("4")
+    fam.say("no")
+    fam.tap("2")
+    fam.say("skip")
+    return invite, fam
+
+
+def _promises(service: Conversations) -> list[Promise]:
+    with service.store.sessions() as s:
+        return list(s.scalars(select(Promise).order_by(Promise.id)))
+
+
+async def test_a_promise_is_asked_after_its_date_in_daytime_and_counted_not_shown(
+    service: Conversations, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    staff = Staff(service, _config())
+    heard = make_heard(service, clock, NIGHT)
+    invite, fam = _joined(service, clock, "3001")
+    made = staff.promises.add(
+        code=invite.code.lower(), text="I will ring you on Friday", due="2026-03-03", now=clock()
+    )
+    # The end of 3 March (London = UTC in March), then a day: 5 March 00:00, which is night.
+    assert made.ask_at == datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
+    _, listed = staff.promises.open_of("Sam")
+    assert [(p.code, p.text, p.asked) for p in listed] == [
+        (invite.code, "I will ring you on Friday", False)
+    ]
+
+    clock.now = datetime(2026, 3, 4, 23, 0, tzinfo=UTC)
+    assert await heard.due() == []
+    clock.now = datetime(2026, 3, 5, 1, 0, tzinfo=UTC)  # due, but quiet hours
+    assert await heard.due() == []
+    clock.now = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+    sent = await heard.due()
+    assert [o.chat_id for o in sent] == ["3001", "3001"]
+    assert "“I will ring you on Friday”" in sent[0].text
+    assert "Did this happen?" in sent[1].text
+    assert await heard.due() == []
+
+    fam.replies = sent
+    assert "explain or say sorry" in fam.tap("no")
+    assert "Thank you for telling us" in fam.tap("yes")
+    [row] = _promises(service)
+    assert (row.outcome, row.repaired, row.answered_at) == ("no", True, clock())
+    # The list shows open promises only, so an answer never shows up there.
+    assert staff.promises.open_of("Sam")[1] == []
+
+    figures = staff.promises.figures(
+        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    [team] = figures.promises_by_team
+    assert (team.families, team.answered, team.kept, team.not_kept, team.repaired) == (
+        1,
+        1,
+        0,
+        1,
+        1,
+    )
+
+
+async def test_no_promise_question_after_stop_or_on_a_closed_case(
+    service: Conversations, clock: FakeClock
+) -> None:
+    staff = Staff(
+        service, _config(ScheduleConfig(quiet_start=time(0), quiet_end=time(0)), timedelta(0))
+    )
+    heard = make_heard(service, clock, ScheduleConfig(quiet_start=time(0), quiet_end=time(0)))
+    first, stopper = _joined(service, clock, "3002")
+    second, _ = _joined(service, clock, "3003")
+    staff.promises.add(code=first.code, text="I will ring you", due="10s", now=clock())
+    staff.promises.add(code=second.code, text="I will ring you", due="10s", now=clock())
+    stopper.say("stop")
+    staff.close_cases(code=second.code)
+    clock.advance(timedelta(minutes=1))
+    assert await heard.due() == []
+    with pytest.raises(HeardError, match="is closed"):
+        staff.promises.add(code=second.code, text="I will ring you", due="1d", now=clock())
+
+
+def test_bad_promises_say_what_is_wrong_and_store_nothing(
+    service: Conversations, clock: FakeClock
+) -> None:
+    staff = Staff(service, _config())
+    invite, _ = _joined(service, clock, "3004")
+    waiting = _invite(service, clock)
+    with service.store.sessions.begin() as s:
+        other = repo.add_worker(s, repo.team_by_name(s, "North"), "Ola", "U0OTHER", clock())  # type: ignore[arg-type]
+        repo.add_worker(s, repo.team_by_name(s, "North"), "Kai", "U0KAI", clock())  # type: ignore[arg-type]
+        s.execute(
+            Invite.__table__.update().where(Invite.id == invite.id).values(worker_id=other.id)
+        )
+    cases = [
+        (dict(code="ZZZZ-9999", text="I will ring you", due="1d"), "no case with the code"),
+        (dict(code=waiting.code, text="I will ring you", due="1d"), "has not started"),
+        (dict(code=invite.code, text="I will ring you", due="2026-01-01"), "in the past"),
+        (dict(code=invite.code, text="I will do your care plan", due="1d"), "jargon"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(HeardError, match=message):
+            staff.promises.add(now=clock(), **kwargs)
+    with pytest.raises(HeardError, match="another worker's"):
+        staff.promises.add(
+            code=invite.code, text="I will ring you", due="1d", now=clock(), by_slack_user="U0KAI"
+        )
+    assert (
+        staff.promise_for_slack_user(
+            "U0NOBODY", invite.code, "I will ring you", "1d"
+        ).__class__.__name__
+        == "NotAWorker"
+    )
+    assert _promises(service) == []
+    made = staff.promise_for_slack_user("U0OTHER", invite.code, "I will ring you", "1d")
+    assert made.__class__.__name__ == "PromiseRecorded"
+
+
+async def test_a_reassigned_case_sends_later_answers_to_the_new_worker(
+    service: Conversations, clock: FakeClock
+) -> None:
+    staff = Staff(service, _config(ScheduleConfig(quiet_start=time(0), quiet_end=time(0))))
+    heard = make_heard(service, clock, ScheduleConfig(quiet_start=time(0), quiet_end=time(0)))
+    invite, fam = _joined(service, clock, "3005")
+    _joined(service, clock, "3006")
+    staff.add_worker("North", "Robin", None)
+    clock.advance(timedelta(days=3))
+    moved = staff.promises.reassign(code=invite.code, worker_ref="Robin", now=clock())
+    assert (moved.from_worker, moved.to_worker, moved.families) == ("Sam", "Robin", 1)
+    with pytest.raises(HeardError, match="already Robin's"):
+        staff.promises.reassign(code=invite.code, worker_ref="Robin", now=clock())
+    with pytest.raises(NotFoundError):
+        staff.promises.reassign(code=invite.code, worker_ref="Nobody", now=clock())
+
+    clock.advance(timedelta(weeks=6))
+    sent = await heard.due()
+    assert "3005" in {o.chat_id for o in sent}
+    fam.replies = [o for o in sent if o.chat_id == "3005"]
+    fam.tap("yes")
+    fam.tap("5")
+    with service.store.sessions() as s:
+        workers = {
+            (a.round, a.worker_id)
+            for a in s.scalars(select(Answer).where(Answer.question_id == "truth"))
+        }
+        robin = next(w.id for w, _ in repo.list_workers(s) if w.name == "Robin")
+        sam = next(w.id for w, _ in repo.list_workers(s) if w.name == "Sam")
+        [change] = s.scalars(select(CaseChange)).all()
+        assert (change.from_worker_id, change.to_worker_id) == (sam, robin)
+    assert (1, sam) in workers and (2, robin) in workers
+
+    figures = staff.promises.figures(clock() - timedelta(days=30), clock())
+    assert {(c.changes, c.families) for c in figures.changes_6_months} == {(0, 1), (1, 1)}
+    assert {(c.changes, c.families) for c in figures.changes_12_months} == {(0, 1), (1, 1)}
+
+
+async def test_you_said_reaches_exactly_the_right_families_once(
+    service: Conversations, clock: FakeClock
+) -> None:
+    schedule = NIGHT
+    staff = Staff(service, _config(schedule))
+    heard = make_heard(service, clock, schedule)
+    clock.now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    _joined(service, clock, "old")  # answered more than six months before
+    clock.now = datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
+    _joined(service, clock, "ok")
+    _, welsh = _joined(service, clock, "welsh")
+    welsh.say("language")
+    welsh.tap("cy")
+    _, stopped = _joined(service, clock, "stopped")
+    stopped.say("stop")
+    _, gone = _joined(service, clock, "gone")
+    gone.say("forget")
+    gone.tap("yes")
+    _joined(service, clock, "elsewhere", team="South", worker="Lee")
+    _invite(service, clock)  # a family who never started
+
+    text = "You told us workers change too often. From January each family keeps one worker."
+    cy = (
+        "Fe ddywedoch chi fod gweithwyr yn newid yn rhy aml. "
+        "O fis Ionawr, bydd gan bob teulu un gweithiwr."
+    )
+    clock.now = datetime(2026, 10, 1, 21, 0, tzinfo=UTC)  # evening: quiet hours
+    preview = staff.promises.you_said(team="North", text=text, text_cy=cy, now=clock(), send=False)
+    assert (preview.families, preview.by_locale, preview.sent) == (2, {"en": 1, "cy": 1}, False)
+    with service.store.sessions() as s:
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "yousaid")).all() == []
+
+    sent = staff.promises.you_said(team="North", text=text, text_cy=cy, now=clock(), send=True)
+    assert sent.families == 2 and sent.sent
+    assert await heard.due() == []  # held until morning
+    clock.now = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
+    await heard.due()
+    await heard.due()
+    with service.store.sessions() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "yousaid")).all()
+    assert sorted((r.address, r.status) for r in rows) == [("ok", "sent"), ("welsh", "sent")]
+    by_chat = {r.address: r.text for r in rows}
+    assert text in by_chat["ok"] and cy in by_chat["welsh"]
+    assert "Neges gan eich tîm" in by_chat["welsh"]
+
+    # Shown again at the start of the family's next check-in.
+    clock.now = datetime(2026, 11, 13, 10, 0, tzinfo=UTC)
+    checkins = [o for o in await heard.due() if o.chat_id == "ok"]
+    assert text in checkins[0].text and "Hello again" in checkins[1].text
+
+    for bad, message in (
+        ({"team": "Nowhere", "text": text}, "no team called"),
+        ({"team": "North", "text": "x" * 301}, "301 characters"),
+        ({"team": "North", "text": "We changed the statutory threshold."}, "jargon"),
+    ):
+        with pytest.raises(HeardError, match=message):
+            staff.promises.you_said(text_cy=None, now=clock(), send=True, **bad)  # type: ignore[arg-type]
+    with service.store.sessions() as s:
+        assert (
+            len(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "yousaid")).all()) == 2
+        )
+
+
+def test_you_said_figures_count_changes_and_families_who_then_felt_listened_to(
+    service: Conversations, clock: FakeClock
+) -> None:
+    staff = Staff(service, _config())
+    invite, _ = _joined(service, clock, "l1")
+    start = clock() - timedelta(days=1)
+    staff.promises.you_said(
+        team="North", text="Each family now keeps one worker.", text_cy=None, now=clock(), send=True
+    )
+    with service.store.sessions.begin() as s:
+        respondent = prepo.family_of_invite(s, invite.id)
+        for n, code in ((9, "yes"),):
+            repo.add_answer(
+                s,
+                respondent_id=respondent,
+                round=n,
+                set_id="adult",
+                set_version=2,
+                question_id="listened_to",
+                dimension="overall",
+                code=code,
+                value=1,
+                text=None,
+                team_id=invite.team_id,
+                worker_id=invite.worker_id,
+                answered_at=clock() + timedelta(hours=1),
+            )
+    [row] = staff.promises.figures(start, clock() + timedelta(days=2)).you_said
+    assert (row.changes, row.families_after, row.listened) == (1, 1, 1)
