@@ -72,7 +72,7 @@ def run(app: App) -> int:
     try:
         channels = channels_for(app)
         desk = app.alert_desk
-        extras = (followups.extra(on_sent=desk.on_sent), alerts.extra(desk))
+        extras = (followups.extra(), alerts.extra(desk))
         asyncio.run(serve(app, channels, extras=extras))
     except HeardError:
         raise
