@@ -197,8 +197,17 @@ class SlackChannel:
         log.info("Slack is listening (%s mode)", self.settings.mode)
 
     async def send(self, out: Outbound) -> str:
-        """Post one message to the family's DM (`out.chat_id`, D…); its ts."""
-        return await self._api().post_message(out.chat_id, render(out))
+        """Post one message to the family's DM (`out.chat_id`, D…); its ts.
+        A family who can no longer be reached is marked so before Unreachable
+        is raised, whoever sends (a reply or the outbox)."""
+        try:
+            return await self._api().post_message(out.chat_id, render(out))
+        except Unreachable as exc:
+            log.info("a Slack family cannot be reached any more: %s", exc)
+            if self._on_unreachable is not None:
+                with contextlib.suppress(StorageError):
+                    await self._on_unreachable(PLATFORM, out.chat_id)
+            raise
 
     async def stop(self) -> None:
         """Stop taking requests, let work in flight finish, then disconnect."""
@@ -469,10 +478,7 @@ class SlackChannel:
         for out in replies:
             try:
                 await self.send(out)
-            except Unreachable as exc:
-                log.info("a Slack family cannot be reached any more: %s", exc)
-                if self._on_unreachable is not None:
-                    await self._on_unreachable(PLATFORM, out.chat_id)
+            except Unreachable:
                 return
             except DeliveryError as exc:
                 log.warning("a reply could not be sent on Slack: %s", exc)
