@@ -865,6 +865,19 @@ def release_outbound(session: Session, owner: str, ids: Collection[int] | None =
     return _rowcount(session.execute(stmt))
 
 
+def take_over_claims(session: Session) -> int:
+    """Put every claimed message back to pending, whoever claimed it. Only for
+    a single-instance database (SQLite) at start: no other process can be
+    sending, so the claims are a dead process's, and waiting for their lease
+    would hold up every chat they belong to."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "claimed")
+        .values(status="pending", claimed_by=None, lease_until=None)
+    )
+    return _rowcount(session.execute(stmt))
+
+
 def cancel_outbound(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
     """Cancel messages to one family still waiting in the outbox (of `kinds`,
     or every kind when empty)."""

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from bot.core.errors import StorageError
 from bot.core.messages import Inbound, Outbound
 from bot.core.quiet_hours import QUIET_KINDS
 from bot.runtime.app import App
@@ -88,6 +89,12 @@ class Runtime:
         return [c for c in self.channels.values() if isinstance(c, ActionChannel)]
 
     async def start(self) -> None:
+        if self.app.store.dialect == "sqlite":
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self.executor, self.sender.book.take_over_all)
+            except StorageError as exc:
+                log.warning("outbox: could not take over old claims (%s)", type(exc).__name__)
         started: list[Channel] = []
         try:
             for channel in self.channels.values():
