@@ -18,7 +18,11 @@ How requests are handled, and why:
   service stores each `event_id` with the effects in one transaction and
   ignores a repeat. One family's messages are handled one at a time, in order.
 - If anything fails while handling a family's message they get a kind
-  "please try again" and nothing is recorded, so the next try is processed.
+  "please try again" (in every language: Slack does not tell us theirs) and
+  nothing is recorded, so the next try is processed.
+- "Hide this chat" deletes the app's own messages in the DM that it
+  remembers (`chat.delete`); Slack lets no app delete a person's messages or
+  the DM itself, so the family is told how to do the rest (docs/slack.md).
 - Logs never carry message text or raw Slack ids.
 """
 
@@ -29,7 +33,8 @@ import contextlib
 import logging
 import re
 import traceback
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections import defaultdict, deque
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -39,7 +44,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import texts as say
+from adapters.ordering import ChatOrder
 from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse
 from adapters.slack.convert import (
     CHOICE_ACTION,
@@ -50,6 +55,7 @@ from adapters.slack.convert import (
     pressed_label,
     render,
     render_text,
+    slack_wording,
     to_inbound,
 )
 from adapters.slack.web import SlackRefused, SlackWeb
@@ -57,6 +63,7 @@ from bot.config import Config, SlackConfig, env_secret
 from bot.core.errors import ConfigError, HeardError, StorageError
 from bot.core.invites import qr_png
 from bot.core.messages import Inbound, Outbound
+from bot.core.texts import STAFF_LOCALE
 from bot.service.ports import (
     ActionHandler,
     DeliveryError,
@@ -74,10 +81,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("heard.slack")
 
-"""`async fn(user_id, value, channel_id, message_ts)` for a button Heard
-posted outside the family conversation (e.g. "acknowledge alert")."""
-
 STOP_GRACE_SECONDS = 10.0
+RECENT_PER_CHAT = 300
+"""Message ts remembered per DM for "hide this chat"."""
 
 
 def _library_logger(name: str) -> logging.Logger:
@@ -123,7 +129,8 @@ class SlackChannel:
             self._base_url += "/"
         self._action_handlers: dict[str, ActionHandler] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._chat_order = ChatOrder()
+        self._recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
         self._on_inbound: InboundHandler | None = None
         self._on_unreachable: UnreachableHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -198,16 +205,40 @@ class SlackChannel:
 
     async def send(self, out: Outbound) -> str:
         """Post one message to the family's DM (`out.chat_id`, D…); its ts.
-        A family who can no longer be reached is marked so before Unreachable
-        is raised, whoever sends (a reply or the outbox)."""
+        A `hide_chat` Outbound deletes the app's messages there instead and
+        posts nothing (its ts is ""). A family who can no longer be reached is
+        marked so before Unreachable is raised, whoever sends (a reply or the
+        outbox)."""
+        if out.hide_chat:
+            await self.hide_chat(out.chat_id)
+            return ""
+        out = slack_wording(out, self.desk.texts)
         try:
-            return await self._api().post_message(out.chat_id, render(out))
+            ts = await self._api().post_message(out.chat_id, render(out))
         except Unreachable as exc:
             log.info("a Slack family cannot be reached any more: %s", exc)
             if self._on_unreachable is not None:
                 with contextlib.suppress(StorageError):
                     await self._on_unreachable(PLATFORM, out.chat_id)
             raise
+        if ts:
+            self._recent[out.chat_id].append(ts)
+        return ts
+
+    async def hide_chat(self, chat_id: str) -> int:
+        """Delete the app's messages in this DM that it remembers, newest
+        first; returns how many went. One that is already gone, or that Slack
+        will not delete, is skipped: the family still gets their reply."""
+        deleted = 0
+        for ts in reversed(self._recent.pop(chat_id, deque())):
+            try:
+                await self._api().delete(chat_id, ts)
+                deleted += 1
+            except Unreachable:
+                break
+            except DeliveryError as exc:
+                log.info("could not delete a message in a Slack DM: %s", exc)
+        return deleted
 
     async def stop(self) -> None:
         """Stop taking requests, let work in flight finish, then disconnect."""
@@ -416,33 +447,19 @@ class SlackChannel:
                 acked = True
                 self._spawn(self._invite(command, parsed))
             elif parsed.action is Action.REPORT:
-                await ack(text=say.REPORT_NOT_YET, response_type="ephemeral")
+                await ack(text=self.desk.say("report_not_yet"), response_type="ephemeral")
             else:
                 await ack(text=self.desk.help_text(name, parsed.unknown), response_type="ephemeral")
         except Exception as exc:
             _log_failure("a slash command", exc)
             if not acked:
-                await ack(text=say.SORRY, response_type="ephemeral")
+                await ack(text=self._worker_sorry(), response_type="ephemeral")
 
     # -- the family conversation -------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _one_at_a_time(self, chat_id: str) -> AsyncIterator[None]:
-        lock, users = self._chat_locks.get(chat_id) or (asyncio.Lock(), 0)
-        self._chat_locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_locks[chat_id]
-            if users <= 1:
-                del self._chat_locks[chat_id]
-            else:
-                self._chat_locks[chat_id] = (lock, users - 1)
-
     async def _converse(self, inbound: Inbound, pressed: dict[str, Any] | None = None) -> None:
         assert self._on_inbound is not None
-        async with self._one_at_a_time(inbound.chat_id):
+        async with self._chat_order.join(inbound.chat_id):
             try:
                 replies = await self._on_inbound(inbound)
             except StorageError:
@@ -484,9 +501,19 @@ class SlackChannel:
                 log.warning("a reply could not be sent on Slack: %s", exc)
                 return
 
+    def _family_sorry(self) -> str:
+        """The apology to a family whose language Slack does not tell us: in
+        every language, the default language first."""
+        return self.desk.texts.for_anyone("try_later", first=self.desk.config.default_locale)
+
+    def _worker_sorry(self) -> str:
+        return self.desk.texts.get(STAFF_LOCALE, "try_later")
+
     async def _say_sorry(self, chat_id: str) -> None:
         try:
-            await self._api().post_message(chat_id, render_text(say.SORRY))
+            ts = await self._api().post_message(chat_id, render_text(self._family_sorry()))
+            if ts:
+                self._recent[chat_id].append(ts)
         except DeliveryError as exc:
             log.warning("could not tell a Slack family to try again: %s", exc)
 
@@ -513,15 +540,16 @@ class SlackChannel:
             outcome = await asyncio.to_thread(self.desk.make_invite, user, parsed)
         except StorageError:
             log.warning("database unavailable; could not make an invite from Slack")
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         except Exception as exc:
             _log_failure("making an invite from Slack", exc)
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         if isinstance(outcome, NotAWorker):
             log.info("an unregistered Slack user asked for an invite")
-            await self._tell_worker(channel, user, {"text": say.NOT_A_WORKER.format(user_id=user)})
+            refusal = self.desk.say("not_a_worker", user_id=user)
+            await self._tell_worker(channel, user, {"text": refusal})
         elif isinstance(outcome, InviteProblem):
             await self._tell_worker(channel, user, {"text": escape(outcome.message)})
         elif isinstance(outcome, Made):
@@ -556,9 +584,9 @@ class SlackChannel:
                 await web_api.open_dm(user),
                 png,
                 filename=f"heard-invite-{made.card.code}.png",
-                title=say.QR_TITLE,
-                alt_text=say.QR_ALT,
-                comment=say.QR_COMMENT.format(code=made.card.code),
+                title=self.desk.say("qr_title"),
+                alt_text=self.desk.say("qr_alt"),
+                comment=self.desk.say("qr_comment", code=made.card.code),
             )
         except Exception as exc:
             if isinstance(exc, DeliveryError):
@@ -567,7 +595,7 @@ class SlackChannel:
                 _log_failure("uploading an invite QR code", exc)
             with contextlib.suppress(DeliveryError):
                 await self._api().post_message(
-                    await self._api().open_dm(user), {"text": say.QR_FAILED}
+                    await self._api().open_dm(user), {"text": self.desk.say("qr_failed")}
                 )
 
 

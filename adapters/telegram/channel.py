@@ -46,6 +46,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.ordering import ChatOrder, Turn
 from adapters.pacing import Pacer
 from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
 from bot.config import TelegramConfig, env_secret
@@ -122,7 +123,7 @@ class TelegramChannel:
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._reply_tail: dict[str, asyncio.Future[None]] = {}
+        self._reply_order = ChatOrder()
         self._action_handlers: dict[str, ActionHandler] = {}
         self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._recent: dict[str, deque[tuple[float, int]]] = {}
@@ -381,29 +382,21 @@ class TelegramChannel:
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
             return True, None
         pressed = query.message if query is not None else None
-        turn, previous = self._chat_turn(inbound.chat_id)
-        return True, self._deliver(inbound.chat_id, turn, previous, pressed, query, replies)
-
-    def _chat_turn(self, chat_id: str) -> tuple[asyncio.Future[None], asyncio.Future[None] | None]:
-        """A place in this chat's reply queue, taken now, so replies go out in
-        the order their updates were stored: (mine, the one to wait for)."""
-        previous = self._reply_tail.get(chat_id)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reply_tail[chat_id] = mine
-        return mine, previous
+        turn = self._reply_order.join(inbound.chat_id)
+        return True, self._deliver(inbound.chat_id, turn, pressed, query, replies)
 
     async def _deliver(
         self,
         chat_id: str,
-        turn: asyncio.Future[None],
-        previous: asyncio.Future[None] | None,
+        turn: Turn,
         pressed: Any,
         query: Any,
         replies: list[Outbound],
     ) -> None:
-        try:
-            if previous is not None:
-                await asyncio.shield(previous)
+        """Send one update's replies after the chat's earlier replies (its
+        `turn` was taken when the update was stored), then, if the chat can
+        spare it, the cosmetic keyboard edit."""
+        async with turn:
             for out in replies:
                 try:
                     await self.send(out)
@@ -412,10 +405,6 @@ class TelegramChannel:
                     break
             if pressed is not None:
                 await self._settle_keyboard(chat_id, pressed, query.data or "")
-        finally:
-            turn.set_result(None)
-            if self._reply_tail.get(chat_id) is turn:
-                del self._reply_tail[chat_id]
 
     async def _settle_keyboard(self, chat_id: str, message: Any, data: str) -> None:
         """Show which button was pressed and take the keyboard away, so an old
@@ -487,8 +476,7 @@ class TelegramChannel:
         self._apologised.add(update_id)
         if len(self._apologised) > 10_000:
             self._apologised.clear()
-        locale = hint if hint in self.texts.locales else texts_mod.FALLBACK
-        out = Outbound(PLATFORM, chat_id, self.texts.get(locale, "try_later"))
+        out = Outbound(PLATFORM, chat_id, self.texts.for_anyone("try_later", hint))
         with contextlib.suppress(DeliveryError):
             await self.send(out)
 
@@ -497,7 +485,7 @@ class TelegramChannel:
     async def send(self, out: Outbound) -> str:
         """Send at Telegram's pace, honouring 429 and retrying transient
         failures; returns the id of the (last) message sent. A `hide_chat`
-        Outbound deletes what it can of the chat instead."""
+        Outbound deletes what Heard remembers of the chat and sends nothing."""
         if out.hide_chat:
             await self.hide_chat(out.chat_id)
             return ""

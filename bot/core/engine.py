@@ -25,7 +25,7 @@ from typing import Any
 from bot.core import effects as fx
 from bot.core.messages import Choice, Reply
 from bot.core.questions import Kind, Question, Questionnaire
-from bot.core.texts import Texts, normalise
+from bot.core.texts import COMMANDS, Texts, normalise
 
 
 class Phase(StrEnum):
@@ -464,7 +464,7 @@ class _Conversation:
             self.prompt()
             return
         word = self.texts.word_for(text)
-        if word in ("stop", "forget", "help", "skip", "language", "start", "hide"):
+        if word in COMMANDS:
             self.command(word)
             return
         if self.state.phase in (Phase.CONSENT, Phase.CONFIRM_FORGET) and word in ("yes", "no"):
@@ -477,11 +477,8 @@ class _Conversation:
 
     def on_press(self, data: str) -> None:
         scope, sep, code = data.partition(":")
-        if (
-            sep
-            and scope == CMD_SCOPE
-            and code in ("stop", "forget", "help", "language", "start", "hide")
-        ):
+        # A skip button belongs to its question's scope, never to the command scope.
+        if sep and scope == CMD_SCOPE and code in COMMANDS and code != "skip":
             self.command(code)
             return
         if not sep or scope != self.scope():
