@@ -46,6 +46,7 @@ class Family:
     since: int = 0
     waiting: bool = False
     acted_at: float = 0.0
+    followed: bool = False
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(folder: Path, tg: FakeTelegram, families: int, mode: str) -> tuple[Path, str, int]:
+def _prepare(folder: Path, tg: FakeTelegram, invites: int, mode: str) -> tuple[Path, str, int]:
     url = f"sqlite:///{folder / 'heard.db'}"
     eng = db.make_engine(url)
     db.upgrade(eng)
@@ -99,7 +100,7 @@ def _prepare(folder: Path, tg: FakeTelegram, families: int, mode: str) -> tuple[
                 bot_username=tg.bot_username,
                 texts=texts.load(),
             )[0].token
-            for _ in range(families)
+            for _ in range(invites)
         ]
     eng.dispose()
     port = _free_port()
@@ -159,16 +160,19 @@ def _start(cfg: Path, tg: FakeTelegram, log: Path, mode: str) -> subprocess.Pope
 def run_kills(
     folder: Path, *, families: int, kills: int, mode: str = "polling", seed: int = 14
 ) -> KillReport:
-    """Drive `families` through the adult survey while killing `heard run`
-    `kills` times at random moments; return what happened."""
+    """Drive `families` at once through the adult survey while killing
+    `heard run` `kills` times at random moments; return what happened. A
+    family that finishes while kills remain is followed by a new one (a new
+    chat and invite), so many kill points fall mid-conversation."""
     rng = random.Random(seed)
     plan = _plan()
     report = KillReport(families=families)
     began = time.monotonic()
     with FakeTelegram(webhook_max_attempts=10_000, webhook_retry_delay=0.01) as tg:
-        cfg, url, _ = _prepare(folder, tg, families, mode)
+        cfg, url, _ = _prepare(folder, tg, min(5000, families * (kills + 1)), mode)
         tokens = (folder / "tokens").read_text().split("\n")
-        fams = [Family(FIRST_CHAT + n, token) for n, token in enumerate(tokens)]
+        fams = [Family(FIRST_CHAT + n, token) for n, token in enumerate(tokens[:families])]
+        spare = tokens[families:]
         log = folder / "heard.log"
         proc = _start(cfg, tg, log, mode)
         next_kill = time.monotonic() + rng.uniform(0.05, 1.0)
@@ -196,6 +200,11 @@ def run_kills(
                     else:
                         tg.user_sends_text(fam.chat, what)
                     fam.waiting, fam.acted_at = True, now
+                if report.kills < kills and spare:
+                    for fam in [f for f in fams if f.step >= len(plan) and not f.followed]:
+                        if spare:
+                            fam.followed = True
+                            fams.append(Family(FIRST_CHAT + len(fams), spare.pop()))
                 if all(f.step >= len(plan) for f in fams):
                     break
                 if report.kills < kills and now >= next_kill:
@@ -216,6 +225,7 @@ def run_kills(
                 report.missing_replies += seen == 0
                 report.repeats += max(0, seen - 1)
             report.completed += any("Thank you" in t for t in texts_sent)
+        report.families = len(fams)
     eng = db.make_engine(url)
     with db.session_factory(eng)() as s:
         report.answers = int(s.scalar(select(func.count()).select_from(Answer)) or 0)

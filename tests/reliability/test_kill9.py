@@ -18,8 +18,10 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(tmp_path: Path, mode:
     report = run_kills(tmp_path, families=FAMILIES, kills=KILLS, mode=mode)
     assert report.kills == KILLS
     assert report.stuck == []
-    assert report.completed == FAMILIES
+    assert report.completed == report.families >= FAMILIES
     assert report.missing_replies == 0
-    assert report.answers == report.distinct_answers == FAMILIES * len(ADULT.questions)
-    # Repeats are allowed only for replies in flight at a kill: a handful per kill.
-    assert report.repeats <= KILLS * FAMILIES
+    assert report.answers == report.distinct_answers == report.families * len(ADULT.questions)
+    # Repeats are allowed only for replies in flight at a kill: sent, but not
+    # yet recorded as sent (results are recorded in one transaction about
+    # every 50 ms, so a quick family may have two or three such).
+    assert report.repeats <= KILLS * FAMILIES * 4
