@@ -28,10 +28,9 @@ step inside it (dedupe, load, engine, apply effects, queue replies);
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.core import effects as fx
 from bot.core import engine
@@ -57,10 +56,6 @@ Monotonic = Callable[[], float]
 SET_ASIDE_AFTER = 3
 """Refusals of one message by the database before it is set aside."""
 _REMEMBER_REFUSALS = 10_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +89,15 @@ class Conversations:
         *,
         secret: bytes,
         texts: Texts,
+        clock: Clock,
+        monotonic: Monotonic,
         policy: engine.Policy | None = None,
-        clock: Clock = utc_now,
         sets: Mapping[str, Questionnaire] | None = None,
         default_set: str = "adult",
         alert_sink: AlertSink = log_alert,
-        monotonic: Monotonic = time.monotonic,
     ) -> None:
+        """`clock` (UTC wall time) and `monotonic` (for the sweep's time
+        budget) come from the composition root, so tests can replace them."""
         self.store = store
         self.secret = secret
         self.texts = texts

@@ -4,6 +4,7 @@ does ends up stored once, durably, and only as much as it needs to be."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -250,7 +251,9 @@ def test_a_database_that_went_away_gives_a_storage_error(tmp_path: object) -> No
     from storage import db
 
     eng = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    svc = Conversations(Store(eng), secret=SECRET, texts=texts.load())
+    svc = Conversations(
+        Store(eng), secret=SECRET, texts=texts.load(), clock=FakeClock(), monotonic=time.monotonic
+    )
     with pytest.raises(StorageError):
         svc.handle(Inbound("test", "1", "k", InboundKind.TEXT, text="hi"))
 
