@@ -71,6 +71,37 @@ class Pacer:
                     await self.sleep(slot - now)
                 self._last = slot
 
+    def try_take(self, key: str, *, reserve: int = 1) -> bool:
+        """Take one send to `key` now if that costs nothing that matters: the
+        key keeps `reserve` tokens for the messages that follow, and the
+        overall schedule has a free slot this moment. Never waits. For
+        cosmetic calls (an edit that removes an old keyboard), which are
+        dropped rather than let a real message wait behind them."""
+        now = self.clock()
+        bucket = None
+        if self.key_rate:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+            if bucket.lock.locked():
+                return False
+            bucket.tokens = min(
+                float(self.burst), bucket.tokens + (now - bucket.updated) * self.key_rate
+            )
+            bucket.updated = now
+            if bucket.tokens < 1.0 + reserve - 1e-9:
+                return False
+        if self.interval:
+            if self._overall.locked():
+                return False
+            slot = max(self._last + self.interval, now - self.tolerance)
+            if slot > now:
+                return False
+            self._last = slot
+        if bucket is not None:
+            bucket.tokens -= 1.0
+        return True
+
     def pause(self, seconds: float) -> None:
         """The platform said 429: release nothing more, to anyone, for
         `seconds`, rather than pushing more sends into a full window."""

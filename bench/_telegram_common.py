@@ -283,3 +283,124 @@ def run_echo_bot(base_url: str, token: str, concurrency: int = 1) -> None:
     app.add_handler(MessageHandler(filters.ALL, on_message))
     app.add_handler(CallbackQueryHandler(on_button))
     app.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
+
+
+def run_conventional_bot(base_url: str, token: str, pickle_path: str) -> None:
+    """The survey as a conventional PTB 22 bot would be written: a
+    `ConversationHandler` with `PicklePersistence` (persistent conversations
+    and user_data), the Updater's long polling, updates one at a time. Same
+    consent, same questions, same buttons and the same calls per step as
+    Heard (answerCallbackQuery, editMessageText "✓ label", sendMessage).
+    Answers are kept in user_data, written to the pickle file on PTB's
+    schedule, not durably per answer: that is what such a bot gives."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import (
+        Application,
+        CallbackQueryHandler,
+        CommandHandler,
+        ContextTypes,
+        ConversationHandler,
+        MessageHandler,
+        PicklePersistence,
+        filters,
+    )
+
+    from bot.core import questions
+
+    adult = questions.get("adult")
+    consent_keys = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Yes, let's start", callback_data="c:yes")],
+            [InlineKeyboardButton("No, thanks", callback_data="c:no")],
+        ]
+    )
+    total = len(adult.questions)
+    CONSENT, ASKING = range(2)
+
+    def question(n: int) -> tuple[str, InlineKeyboardMarkup | None]:
+        q = adult.questions[n]
+        text = f"({n + 1} of {total}) {q.text['en']}"
+        labels = q.labels.get("en") or ()
+        if not labels:
+            return text, None
+        rows = [
+            [InlineKeyboardButton(label, callback_data=f"q{n}:{code}")]
+            for code, label in zip(q.codes, labels, strict=True)
+        ]
+        return text, InlineKeyboardMarkup(rows)
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.effective_chat is not None and context.user_data is not None
+        context.user_data["answers"] = {}
+        await context.bot.send_message(
+            update.effective_chat.id, adult.consent["en"], reply_markup=consent_keys
+        )
+        return CONSENT
+
+    async def settle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        with contextlib.suppress(Exception):
+            await query.answer()
+        message = query.message
+        markup = getattr(message, "reply_markup", None)
+        rows = markup.inline_keyboard if markup is not None else ()
+        label = next((b.text for row in rows for b in row if b.callback_data == query.data), "?")
+        text = getattr(message, "text", None) or ""
+        await context.bot.edit_message_text(
+            f"{text}\n\n✓ {label}", chat_id=message.chat.id, message_id=message.message_id
+        )
+
+    async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, n: int) -> int:
+        assert update.effective_chat is not None and context.user_data is not None
+        if n >= total:
+            await context.bot.send_message(update.effective_chat.id, adult.thanks["en"])
+            return ConversationHandler.END
+        context.user_data["index"] = n
+        text, keys = question(n)
+        await context.bot.send_message(update.effective_chat.id, text, reply_markup=keys)
+        return ASKING
+
+    async def consented(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        await settle(update, context)
+        return await ask(update, context, 0)
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.callback_query is not None and context.user_data is not None
+        n = int(context.user_data.get("index", 0))
+        data = update.callback_query.data or ""
+        await settle(update, context)
+        if data.startswith(f"q{n}:"):
+            context.user_data["answers"][adult.questions[n].id] = data.split(":", 1)[1]
+            n += 1
+        return await ask(update, context, n)
+
+    async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.message is not None and context.user_data is not None
+        n = int(context.user_data.get("index", 0))
+        context.user_data["answers"][adult.questions[n].id] = update.message.text or ""
+        return await ask(update, context, n + 1)
+
+    survey = ConversationHandler(
+        entry_points=[CommandHandler("start", start)],
+        states={
+            CONSENT: [CallbackQueryHandler(consented)],
+            ASKING: [
+                CallbackQueryHandler(pressed),
+                MessageHandler(filters.TEXT & ~filters.COMMAND, typed),
+            ],
+        },
+        fallbacks=[CommandHandler("start", start)],
+        name="survey",
+        persistent=True,
+    )
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_url.removesuffix("/bot") + "/file/bot")
+        .persistence(PicklePersistence(filepath=pickle_path))
+        .build()
+    )
+    app.add_handler(survey)
+    app.run_polling(allowed_updates=["message", "edited_message", "callback_query"])

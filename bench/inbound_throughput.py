@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.core import questions, texts
 from bot.core.messages import Inbound, InboundKind
-from bot.service.conversation import Conversations
+from bot.service.conversation import Conversations, ReplyQueue
 from storage import db, repo
 from storage.models import Invite
 from storage.unit import Store
@@ -67,8 +67,9 @@ def heard_rate(folder: Path, families: int) -> tuple[float, int]:
                 )
             messages.append(msg)
     start = time.perf_counter()
+    queue = ReplyQueue("bench", timedelta(minutes=2))
     for msg in messages:
-        service.handle(msg)
+        service.handle(msg, queue=queue)
     elapsed = time.perf_counter() - start
     with sessions() as s:
         stored = repo.count_answers(s)
@@ -78,7 +79,8 @@ def heard_rate(folder: Path, families: int) -> tuple[float, int]:
 
 def plain_rate(folder: Path, count: int) -> float:
     """The same per-message work in raw sqlite3: dedupe insert, read state,
-    write the answer, write the state, one durable commit."""
+    write the answer, write the state, queue the reply in the outbox (Heard's
+    replies are durable: written in the same transaction), one durable commit."""
     conn = sqlite3.connect(folder / "plain.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -89,6 +91,9 @@ def plain_rate(folder: Path, count: int) -> float:
         CREATE TABLE conversations (respondent_id INTEGER PRIMARY KEY, state TEXT, at TEXT);
         CREATE TABLE answers (id INTEGER PRIMARY KEY, respondent_id INT, round INT,
             question_id TEXT, value INT, at TEXT, UNIQUE (respondent_id, round, question_id));
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY, platform TEXT, address TEXT, text TEXT,
+            status TEXT, claimed_by TEXT, at TEXT);
+        CREATE INDEX ix_outbox_address ON outbox (address, platform, id);
         """
     )
     per_family = 12
@@ -114,6 +119,16 @@ def plain_rate(folder: Path, count: int) -> float:
             "VALUES (?, 1, ?, 1, 'now') ON CONFLICT DO NOTHING",
             (fam, f"q{q}"),
         )
+        conn.execute(
+            "SELECT id FROM outbox WHERE address = ? AND platform = 'bench' "
+            "AND (status = 'pending' OR (status = 'claimed' AND claimed_by != 'me')) LIMIT 1",
+            (str(fam),),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO outbox (platform, address, text, status, claimed_by, at) "
+            "VALUES ('bench', ?, ?, 'claimed', 'me', 'now') RETURNING id",
+            (str(fam), f"({q} of 10) Does your worker tell you the truth?"),
+        ).fetchone()
         conn.execute(
             "INSERT INTO conversations VALUES (?, ?, 'now') ON CONFLICT (respondent_id) "
             "DO UPDATE SET state = excluded.state, at = excluded.at",

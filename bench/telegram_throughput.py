@@ -57,13 +57,17 @@ from _telegram_common import (
     drive,
     median,
     percentile,
+    run_conventional_bot,
     run_echo_bot,
 )
 
 SECRET = "bench-pseudonym-secret-0123456789"
 FIRST_CHAT = 5_000_001
 OVERALL_LIMIT = 30
-TARGET_A = 0.8
+TARGET_A = 0.9
+"""Heard / echo bot, issue 14."""
+TARGET_CONVENTIONAL = 1.5
+"""Heard / a conventional PTB survey bot (ConversationHandler + PicklePersistence)."""
 TARGET_B = 0.95
 
 
@@ -291,6 +295,24 @@ def run_echo(families: int, concurrency: int) -> Outcome:
         return Outcome("echo", result, tg.sends_between(0, float("inf")), cpu)
 
 
+def run_conventional(families: int) -> Outcome:
+    with BenchTelegram() as tg, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "BENCH_TG_BASE_URL": tg.base_url,
+            "BENCH_TG_TOKEN": tg.token,
+            "BENCH_PICKLE": str(Path(tmp) / "survey.pickle"),
+        }
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--conventional-bot"]
+        log = Path(tmp) / "conventional.log"
+        proc = start_process(cmd, env, log, tg)
+        tokens = [f"conv{n}" for n in range(families)]
+        try:
+            result, cpu = drive_bot(tg, proc, tokens, heard_plan(), None)
+        finally:
+            kill(proc, log)
+        return Outcome("conventional", result, tg.sends_between(0, float("inf")), cpu)
+
+
 # -- reporting ------------------------------------------------------------------------------
 
 
@@ -353,15 +375,21 @@ def part_a(folder: Path, families: int, rounds: int, echo_concurrency: int) -> N
     )
     heards: list[Outcome] = []
     echoes: list[Outcome] = []
+    conventionals: list[Outcome] = []
     all_stored = True
     for n in range(rounds):
-        order = ("Heard", "echo") if n % 2 == 0 else ("echo", "Heard")
+        order = ("Heard", "conventional", "echo")
+        order = order if n % 2 == 0 else order[::-1]
         if rounds > 1:
             print(f"  -- round {n + 1} of {rounds} ({' then '.join(order)})")
         for name in order:
             if name == "echo":
                 echoes.append(run_echo(families, echo_concurrency))
                 show(echoes[-1])
+                continue
+            if name == "conventional":
+                conventionals.append(run_conventional(families))
+                show(conventionals[-1])
                 continue
             heard = run_heard(folder, families, paced=False)
             heards.append(heard.outcome)
@@ -372,21 +400,46 @@ def part_a(folder: Path, families: int, rounds: int, echo_concurrency: int) -> N
                 f"counted after SIGKILL){'' if stored == expected else '  MISSING ANSWERS'}"
             )
             show(heards[-1])
-        for outcome in (heards[-1], echoes[-1]):
+        for outcome in (heards[-1], conventionals[-1], echoes[-1]):
             for problem in problems(outcome, families, len(plan)):
                 print(f"  WARNING ({outcome.name}): {problem}")
         if rounds > 1:
             this_round = heards[-1].answers_per_s / echoes[-1].answers_per_s
-            print(f"  ratio this round:      {this_round:7.2f}")
-    heard_rate = sum(o.answers for o in heards) / sum(o.result.wall for o in heards)
-    echo_rate = sum(o.answers for o in echoes) / sum(o.result.wall for o in echoes)
+            conv_round = heards[-1].answers_per_s / conventionals[-1].answers_per_s
+            print(
+                f"  ratios this round:     {this_round:7.2f} (echo)  "
+                f"{conv_round:7.2f} (conventional)"
+            )
+
+    def pooled(outcomes: list[Outcome]) -> float:
+        return sum(o.answers for o in outcomes) / sum(o.result.wall for o in outcomes)
+
+    def cpu_each(outcomes: list[Outcome]) -> float:
+        return 1000 * sum(o.cpu for o in outcomes) / max(1, sum(o.answers for o in outcomes))
+
+    heard_rate, echo_rate, conv_rate = pooled(heards), pooled(echoes), pooled(conventionals)
     ratio = heard_rate / echo_rate
-    if rounds > 1:
-        print(f"  Heard answers/s, all:  {heard_rate:7.1f}")
-        print(f"  echo answers/s, all:   {echo_rate:7.1f}")
+    ratio_conv = heard_rate / conv_rate
+    print("  side by side, all rounds pooled:")
+    print("    bot            answers/s   p50 ms   p99 ms   CPU ms/answer")
+    for name, outcomes, rate in (
+        ("echo", echoes, echo_rate),
+        ("conventional", conventionals, conv_rate),
+        ("Heard", heards, heard_rate),
+    ):
+        lat = [x for o in outcomes for x in o.result.latencies]
+        print(
+            f"    {name:14} {rate:9.1f} {1000 * median(lat):8.1f} {1000 * percentile(lat, 99):8.1f}"
+            f" {cpu_each(outcomes):14.2f}"
+        )
     print(
         f"  ratio (a):             {ratio:7.2f}   Heard / echo answers/s, every answer stored "
         f"(target >= {TARGET_A}): {verdict(ratio >= TARGET_A and all_stored)}"
+    )
+    print(
+        f"  ratio (a'):            {ratio_conv:7.2f}   Heard / conventional PTB survey bot "
+        f"(target >= {TARGET_CONVENTIONAL}): "
+        f"{verdict(ratio_conv >= TARGET_CONVENTIONAL and all_stored)}"
     )
 
 
@@ -448,7 +501,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="(b) measuring window")
     parser.add_argument("--warmup", type=float, default=2.0, help="(b) seconds before the window")
     parser.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--conventional-bot", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.conventional_bot:
+        run_conventional_bot(
+            os.environ["BENCH_TG_BASE_URL"],
+            os.environ["BENCH_TG_TOKEN"],
+            os.environ["BENCH_PICKLE"],
+        )
+        return
     if args.echo_bot:
         concurrency = int(os.environ.get("BENCH_ECHO_CONCURRENCY", "1"))
         run_echo_bot(os.environ["BENCH_TG_BASE_URL"], os.environ["BENCH_TG_TOKEN"], concurrency)

@@ -186,6 +186,22 @@ class ProcessedInbound(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class SetAsideInbound(Base):
+    """An inbound message the database refused again and again (a value it
+    cannot hold): recorded so an administrator can count it, then skipped so
+    the chat and everyone after it move on. Holds no text, no chat id, no
+    pseudonym: only the platform, the kind of error and when."""
+
+    __tablename__ = "set_aside_inbound"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A safeguarding alert was raised from it all the same."""
+    set_aside_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

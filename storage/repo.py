@@ -45,6 +45,7 @@ from storage.models import (
     Promise,
     Respondent,
     SafeguardingAlert,
+    SetAsideInbound,
     Team,
     Worker,
 )
@@ -68,7 +69,17 @@ def _hot(dialect: str) -> dict[str, Any]:
     convs: Table = Conversation.__table__  # type: ignore[assignment]
     resp: Table = Respondent.__table__  # type: ignore[assignment]
     conv_ins = ins(convs)
+    outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
     return {
+        "reply": insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+        "behind": select(outbox.c.id)
+        .where(
+            outbox.c.address == bindparam("address"),
+            outbox.c.platform == bindparam("platform"),
+            (outbox.c.status == "pending")
+            | ((outbox.c.status == "claimed") & (outbox.c.claimed_by != bindparam("owner"))),
+        )
+        .limit(1),
         "mark": ins(processed).on_conflict_do_nothing().returning(processed.c.message_key),
         "answer": ins(answers).on_conflict_do_nothing().returning(answers.c.id),
         "state": conv_ins.on_conflict_do_update(
@@ -105,6 +116,30 @@ def mark_processed(session: Session, platform: str, key: str, now: datetime) -> 
     """Record a delivery id; False if it was already recorded (a redelivery)."""
     params = {"platform": platform, "message_key": key, "processed_at": now}
     return _run(session, "mark", params).first() is not None
+
+
+def set_aside_inbound(
+    session: Session, platform: str, error: str, attempts: int, alerted: bool, now: datetime
+) -> None:
+    """Record that one inbound message was skipped after `attempts` refusals."""
+    session.add(
+        SetAsideInbound(
+            platform=platform,
+            error=error[:64],
+            attempts=attempts,
+            alerted=alerted,
+            set_aside_at=now,
+        )
+    )
+
+
+def set_aside_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(platform, error, count) of set-aside messages, for administrators."""
+    t = _table(SetAsideInbound)
+    rows = session.execute(
+        select(t.c.platform, t.c.error, func.count()).group_by(t.c.platform, t.c.error)
+    )
+    return [(str(p), str(e), int(n)) for p, e, n in rows]
 
 
 def was_processed(session: Session, platform: str, key: str) -> bool:
@@ -635,6 +670,47 @@ def enqueue_outbound_rows(session: Session, rows: Sequence[dict[str, Any]]) -> N
         session.connection().execute(insert(_table(OutboxMessage)), list(rows))
 
 
+REPLY_KIND = "reply"
+HIDE_KIND = "hide"
+"""Outbox kinds of the replies to a family's own message (`queue_replies`)."""
+
+
+def chat_is_behind(session: Session, platform: str, address: str, owner: str) -> bool:
+    """True if a message to this chat is still waiting in the outbox (pending,
+    or claimed by another process): a new reply must then queue behind it
+    rather than overtake it. One indexed probe (`ix_outbox_address`)."""
+    return (
+        _run(session, "behind", {"platform": platform, "address": address, "owner": owner}).first()
+        is not None
+    )
+
+
+def queue_replies(
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    *,
+    owner: str | None,
+    lease_until: datetime,
+) -> list[int]:
+    """Queue the replies to an inbound message (values from `outbound_row`) in
+    the caller's transaction and return their ids, in order. With `owner`
+    they are stored already claimed by that process, under a lease, for it
+    to send at once after the commit (the normal path); if it dies first the
+    lease runs out and any sender takes them over. With None they wait as
+    pending for the sender to claim in turn."""
+    if not rows:
+        return []
+    values = [
+        dict(r, status="claimed", claimed_by=owner, lease_until=lease_until, attempts=1)
+        if owner is not None
+        else r
+        for r in rows
+    ]
+    conn = session.connection()
+    stmt = _hot(conn.dialect.name)["reply"]
+    return [int(i) for i in conn.execute(stmt, values).scalars()]
+
+
 def count_sendable(
     session: Session,
     *,
@@ -808,6 +884,19 @@ def release_outbound(session: Session, owner: str, ids: Collection[int] | None =
         claimed_by=None,
         lease_until=None,
         attempts=OutboxMessage.attempts - 1,
+    )
+    return _rowcount(session.execute(stmt))
+
+
+def take_over_claims(session: Session) -> int:
+    """Put every claimed message back to pending, whoever claimed it. Only for
+    a single-instance database (SQLite) at start: no other process can be
+    sending, so the claims are a dead process's, and waiting for their lease
+    would hold up every chat they belong to."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "claimed")
+        .values(status="pending", claimed_by=None, lease_until=None)
     )
     return _rowcount(session.execute(stmt))
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.errors import StorageError
+from bot.core.errors import RejectedData, StorageError
 from storage import db
 
 Tx = Session
@@ -55,7 +55,10 @@ class Store:
             with self.sessions.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StorageError(f"the database is not available ({type(exc).__name__})") from exc
+            raise _translate(exc) from exc
+        except UnicodeError as exc:
+            # pysqlite refuses a lone surrogate while binding, outside SQLAlchemy.
+            raise RejectedData(f"the database refused a value ({type(exc).__name__})") from exc
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -74,6 +77,17 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _translate(exc: SQLAlchemyError) -> StorageError:
+    """An outage (the server gone, a lock timeout) may pass; anything else the
+    database raised is about the data this transaction carried."""
+    outage = isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if outage:
+        return StorageError(f"the database is not available ({type(exc).__name__})")
+    return RejectedData(f"the database refused the data ({type(exc).__name__})")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.questions import Questionnaire, load_file
 from bot.core.safeguarding.decision import Level, Screening
 from bot.runtime.app import App
+from bot.runtime.clock import Time
 from bot.service.alerts import Alerts
 from bot.service.conversation import Conversations
 from bot.service.staff import Staff
@@ -99,7 +100,8 @@ def staff_of(service: Conversations, config: Config) -> Staff:
 
 def app_of(service: Conversations, config: Config) -> App:
     """An `App` around an existing service (for tests that build channels)."""
-    return App(config, service.store, service, Alerts(config.safeguarding))
+    time = Time(now=service.clock, monotonic=service.monotonic)
+    return App(config, service.store, service, Alerts(config.safeguarding), time)
 
 
 def screen_hurt(category: str) -> Callable[[str], Screening | None]:

@@ -221,12 +221,21 @@ class SlackChannel:
     async def send(self, out: Outbound) -> str:
         """Post one message to the family's DM (`out.chat_id`, D…); its ts.
         A `hide_chat` Outbound deletes the app's messages there instead and
-        posts nothing (its ts is "")."""
+        posts nothing (its ts is ""). A family who can no longer be reached is
+        marked so before Unreachable is raised, whoever sends (a reply or the
+        outbox)."""
         if out.hide_chat:
             await self.hide_chat(out.chat_id)
             return ""
         out = slack_wording(out, self.desk.texts)
-        ts = await self._api().post_message(out.chat_id, render(out))
+        try:
+            ts = await self._api().post_message(out.chat_id, render(out))
+        except Unreachable as exc:
+            log.info("a Slack family cannot be reached any more: %s", exc)
+            if self._on_unreachable is not None:
+                with contextlib.suppress(StorageError):
+                    await self._on_unreachable(PLATFORM, out.chat_id)
+            raise
         if ts:
             self._recent[out.chat_id].append(ts)
         return ts
@@ -535,10 +544,7 @@ class SlackChannel:
         for out in replies:
             try:
                 await self.send(out)
-            except Unreachable as exc:
-                log.info("a Slack family cannot be reached any more: %s", exc)
-                if self._on_unreachable is not None:
-                    await self._on_unreachable(PLATFORM, out.chat_id)
+            except Unreachable:
                 return
             except DeliveryError as exc:
                 log.warning("a reply could not be sent on Slack: %s", exc)

@@ -7,6 +7,15 @@ past an update only once the service committed it, so a crash or a database
 outage never loses one, and the service's dedupe table makes a redelivery
 harmless. In webhook mode the HTTP answer is sent after the update is stored;
 if the database is down the answer is 500 and Telegram delivers it again.
+
+Replies: the runtime stores them in the outbox with the update and sends them
+through `send`, so the next question costs one paced call on the critical
+path. The pressed question's keyboard is taken away (and the choice shown)
+only if the chat can afford it now without delaying anything (`Pacer.try_take`
+keeps a token back for the next question); when the chat is behind, after a
+429 for example, that cosmetic edit is dropped. The choice is confirmed at
+once all the same, in the answer to the callback query (which Telegram does
+not count against the chat). Stale buttons are answered kindly by the engine.
 """
 
 from __future__ import annotations
@@ -15,15 +24,16 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, Update
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -67,6 +77,9 @@ burst of calls stalls the event loop so paced sends bunch up into 429s."""
 RECENT_PER_CHAT = 300
 """Message ids remembered per chat for "hide this chat" (Telegram lets a bot
 delete its own and the family's messages in a private chat for 48 hours)."""
+RECENT_FOR = 48 * 3600.0
+"""Seconds a remembered message id is kept: after that Telegram would refuse
+to delete it anyway."""
 MAX_BACKOFF = 30.0
 
 
@@ -88,7 +101,14 @@ class TelegramChannel:
         webhook_secret: str = "",
         texts: Texts | None = None,
         poll_timeout: int = 25,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if config.mode == "webhook" and not webhook_secret:
+            raise ConfigError(
+                "[telegram] secret_token_env: webhook mode needs a secret token, or anyone "
+                "who finds the URL could post updates; set the variable to a long random string"
+            )
+        self.monotonic = monotonic
         self.config = config
         self.token = token
         self.webhook_secret = webhook_secret
@@ -106,7 +126,8 @@ class TelegramChannel:
         self._reply_order = ChatOrder()
         self._action_handlers: dict[str, ActionHandler] = {}
         self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
-        self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
+        self._recent: dict[str, deque[tuple[float, int]]] = {}
+        self._recent_swept = monotonic()
         self.webhook_port: int | None = None
 
     @classmethod
@@ -275,7 +296,9 @@ class TelegramChannel:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+        if not self.webhook_secret or not hmac.compare_digest(
+            given.encode(), self.webhook_secret.encode()
+        ):
             return web.Response(status=403, text="forbidden")
         try:
             payload = await request.json()
@@ -295,12 +318,13 @@ class TelegramChannel:
         team's group acknowledging an alert), instead of the conversation."""
         self._action_handlers[prefix] = handler
 
-    async def _run_action(self, query: Any) -> bool:
+    async def _run_action(self, query: Any) -> bool | None:
+        """Run the staff handler for this press: None if it is not one, True
+        once handled, False if it could not be stored (the press is then not
+        confirmed to Telegram, so the update comes again)."""
         data = query.data or ""
         for prefix, handler in self._action_handlers.items():
             if data.startswith(prefix):
-                with contextlib.suppress(TelegramError):
-                    await query.answer()
                 message = query.message
                 try:
                     await handler(
@@ -309,10 +333,15 @@ class TelegramChannel:
                         str(message.chat.id) if message else "",
                         str(message.message_id) if message else "",
                     )
+                except StorageError:
+                    log.warning("a staff button press could not be stored; it will come again")
+                    return False
                 except Exception as exc:
                     log.warning("a button handler failed: %s", exc.__class__.__name__)
+                with contextlib.suppress(TelegramError):
+                    await query.answer()
                 return True
-        return False
+        return None
 
     async def handle_update(self, update: Update) -> bool:
         """Process one update and send its replies; False if it could not be
@@ -328,17 +357,21 @@ class TelegramChannel:
         Polling moves its offset as soon as updates are stored and sends the
         replies meanwhile, so a slow, paced reply never holds up the next
         getUpdates."""
-        if update.callback_query is not None and await self._run_action(update.callback_query):
-            return True, None
+        if update.callback_query is not None:
+            handled = await self._run_action(update.callback_query)
+            if handled is not None:
+                return handled, None
         inbound = to_inbound(update)
         if inbound is None or self._on_inbound is None:
             return True, None
         query = update.callback_query
         if query is not None:
+            pressed_on = query.message if isinstance(query.message, Message) else None
+            label = chosen_label(pressed_on, query.data or "")
             with contextlib.suppress(TelegramError):
-                await query.answer()
+                await query.answer(f"✓ {label}" if label else None)
         elif update.effective_message is not None:
-            self._recent[inbound.chat_id].append(update.effective_message.message_id)
+            self._remember(inbound.chat_id, update.effective_message.message_id)
         try:
             replies = await self._on_inbound(inbound)
         except HeldForSafety as held:
@@ -367,46 +400,71 @@ class TelegramChannel:
         replies: list[Outbound],
     ) -> None:
         """Send one update's replies after the chat's earlier replies (its
-        `turn` was taken when the update was stored)."""
+        `turn` was taken when the update was stored), then, if the chat can
+        spare it, the cosmetic keyboard edit."""
         async with turn:
-            if pressed is not None:
-                await self._settle_keyboard(chat_id, pressed, query.data or "")
             for out in replies:
                 try:
                     await self.send(out)
                 except DeliveryError as exc:
                     log.warning("reply not delivered: %s", exc.__class__.__name__)
                     break
+            if pressed is not None:
+                await self._settle_keyboard(chat_id, pressed, query.data or "")
 
     async def _settle_keyboard(self, chat_id: str, message: Any, data: str) -> None:
         """Show which button was pressed and take the keyboard away, so an old
-        question cannot be answered again by accident."""
+        question is not answered again by accident; but only if the chat has
+        a send to spare right now. Cosmetic: never waited for, never retried,
+        dropped when the chat is behind, so it never delays a question."""
+        if not self.pacer.try_take(chat_id):
+            return
         label = chosen_label(message, data)
         text = getattr(message, "text", None)
-        for _ in range(3):
-            await self.pacer.wait(chat_id)
-            try:
-                if label and text:
-                    await self.bot.edit_message_text(
-                        f"{text}\n\n✓ {label}", chat_id=chat_id, message_id=message.message_id
-                    )
-                else:
-                    await self.bot.edit_message_reply_markup(
-                        chat_id=chat_id, message_id=message.message_id, reply_markup=None
-                    )
-                return
-            except RetryAfter as exc:
-                self.pacer.pause(_seconds(exc))
-                await asyncio.sleep(_seconds(exc))
-            except TelegramError as exc:
-                log.info("could not update the pressed message: %s", exc.__class__.__name__)
-                return
+        try:
+            if label and text:
+                await self.bot.edit_message_text(
+                    f"{text}\n\n✓ {label}", chat_id=chat_id, message_id=message.message_id
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message.message_id, reply_markup=None
+                )
+        except RetryAfter as exc:
+            self.pacer.pause(_seconds(exc))
+        except TelegramError as exc:
+            log.info("could not update the pressed message: %s", exc.__class__.__name__)
+
+    def _remember(self, chat_id: str, message_id: int) -> None:
+        """Keep a message id for "hide this chat", for `RECENT_FOR` seconds."""
+        now = self.monotonic()
+        ids = self._recent.get(chat_id)
+        if ids is None:
+            ids = self._recent[chat_id] = deque(maxlen=RECENT_PER_CHAT)
+        ids.append((now, message_id))
+        if now - self._recent_swept > 600:
+            self._recent_swept = now
+            self._forget_old(now)
+
+    def _forget_old(self, now: float) -> None:
+        for chat in list(self._recent):
+            ids = self._recent[chat]
+            while ids and now - ids[0][0] > RECENT_FOR:
+                ids.popleft()
+            if not ids:
+                del self._recent[chat]
+
+    def remembered(self, chat_id: str) -> list[int]:
+        """The message ids of this chat that "hide this chat" would delete."""
+        now = self.monotonic()
+        return [m for at, m in self._recent.get(chat_id, ()) if now - at <= RECENT_FOR]
 
     async def hide_chat(self, chat_id: str) -> int:
         """Delete the messages of this chat that Heard remembers (newest first);
         returns how many went. Older or forgotten ones stay: the reply tells the
         family how to delete the whole chat themselves."""
-        ids = self._recent.pop(chat_id, deque())
+        ids = self.remembered(chat_id)
+        self._recent.pop(chat_id, None)
         deleted = 0
         for message_id in reversed(ids):
             try:
@@ -452,7 +510,7 @@ class TelegramChannel:
             await self.pacer.wait(chat_id)
             try:
                 message = await self.bot.send_message(chat_id, text, reply_markup=markup)
-                self._recent[chat_id].append(message.message_id)
+                self._remember(chat_id, message.message_id)
                 return str(message.message_id)
             except RetryAfter as exc:
                 self.pacer.pause(_seconds(exc))

@@ -748,3 +748,16 @@ def step(
         case FollowUpDue(kind=kind, ref=ref, text=text):
             conv.on_follow_up(kind, ref, text)
     return conv.result()
+
+
+def set_aside(state: State, text: str, *, texts: Texts, policy: Policy | None = None) -> Step:
+    """A message the database refused again and again, so it is skipped: the
+    state stays as it was and nothing of it is recorded as an answer, but its
+    words are still screened (an alert never depends on storing the answer),
+    the help-now text comes first, and the family hears that it was not taken.
+    Pure, like `step`."""
+    conv = _Conversation(state, None, datetime.min, texts, policy or Policy())
+    if text:
+        conv.screen(text)
+    conv.say("set_aside")
+    return conv.result()

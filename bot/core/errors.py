@@ -8,6 +8,7 @@ HeardError                 base of everything Heard raises on purpose
 ├── ConflictError          the thing to add exists already (a team or worker of that name)
 ├── StorageError           the database cannot be reached or written
 │   └── HeldForSafety      ... while a family disclosed danger: help shown, alert spooled
+│   └── RejectedData       the database refused this data: retrying the same fails again
 └── DeliveryError          a platform could not take a message
     ├── Unreachable        the person blocked the bot or the chat is gone: stop sending
     ├── RetryAfter         the platform asked us to wait `seconds` (429)
@@ -53,6 +54,13 @@ class ConflictError(HeardError):
 
 class StorageError(HeardError):
     pass
+
+
+class RejectedData(StorageError):
+    """The database refused what one transaction tried to write (a value it
+    cannot hold, a broken constraint), as opposed to being unreachable.
+    Retrying the same message will most likely fail the same way, so the
+    conversation sets such a message aside after a few attempts."""
 
 
 class DeliveryError(HeardError):

@@ -76,7 +76,10 @@ class Outbound:
     delete of this chat before the replies that follow (Telegram deletes
     recent messages; Slack and the console say how to clear the chat by
     hand). Such an Outbound carries the words to say if the platform cannot
-    delete anything, in `text`."""
+    delete anything, in `text`.
+
+    `outbox_id`: the outbox row that holds this reply durably, when it was
+    queued (see `Conversations.handle`); the sender records its fate there."""
 
     platform: str
     chat_id: str
@@ -84,6 +87,7 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     columns: int = 1
     hide_chat: bool = False
+    outbox_id: int | None = None
 
     @classmethod
     def to(cls, platform: str, chat_id: str, reply: Reply) -> Outbound:

@@ -29,9 +29,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Collection, Mapping
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
@@ -40,11 +37,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config
 from bot.core.errors import StorageError
 from bot.core.quiet_hours import QUIET_KINDS
 from bot.runtime.app import App
-from bot.runtime.outbox import Sender
+from bot.runtime.outbox import Sender, in_flight_for, process_owner
 from bot.runtime.process import Extra, Runtime
 from bot.service.followups import FollowUps, SweepResult
 from bot.service.outbox import OnSent
@@ -55,22 +51,6 @@ log = logging.getLogger("heard.followups")
 OUTBOX_KEEP = timedelta(days=7)
 """Finished outbox rows (which hold raw addresses) are deleted after this."""
 PRUNE_EVERY = 3600.0
-
-
-def process_owner() -> str:
-    """A name for this process in `claimed_by`: host, pid and a random part
-    (so a restarted process with a reused pid is still someone new)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def in_flight_for(config: Config) -> int:
-    """Messages a process may hold claimed at once: about two seconds of
-    sending at the configured Telegram rate (50 to 1000), so a claim is sent
-    long before its lease ends, and a crash resends little."""
-    rate = config.telegram.max_per_second if config.telegram.enabled else 0.0
-    if rate <= 0:
-        return 100
-    return int(min(1000, max(50, rate * 2)))
 
 
 class FollowUpRunner:
@@ -85,18 +65,22 @@ class FollowUpRunner:
         on_sent: OnSent | None = None,
         owner: str | None = None,
         max_in_flight: int | None = None,
+        sender: Sender | None = None,
     ) -> None:
+        """With `sender` (the runtime's, which also sends replies) the sweep
+        feeds that one; without, the runner makes and runs its own."""
         schedule = app.config.schedule
         self.schedule = schedule
         self.executor = executor
-        self.owner = owner or process_owner()
+        self.owner = sender.owner if sender is not None else owner or process_owner()
         self.time = app.time
         self.followups = FollowUps(
             app.conversation, schedule, owner=self.owner, monotonic=app.time.monotonic
         )
         self.quiet = self.followups.quiet
         self.clock = app.time.now
-        self.sender = Sender(
+        self._own_sender = sender is None
+        self.sender = sender or Sender(
             app.store,
             channels,
             owner=self.owner,
@@ -204,7 +188,10 @@ class FollowUpRunner:
                 scheduler.shutdown(wait=False)
 
         try:
-            await self.sender.run(on_stop=stop_sweeping)
+            if self._own_sender:
+                await self.sender.run(on_stop=stop_sweeping)
+            else:
+                await asyncio.Event().wait()
         finally:
             stop_sweeping()
 
@@ -218,6 +205,7 @@ def extra(*, on_sent: OnSent | None = None, **options: Any) -> Extra:
             runtime.channels,
             executor=runtime.executor,
             on_sent=on_sent,
+            sender=runtime.sender,
             **options,
         )
         await runner.run()

@@ -20,7 +20,13 @@ through the platform `Channel`, and records the platform's message id. So:
   failed at once (the channel has already marked the family unreachable,
   which cancels whatever else was queued for them);
 - order: a row is claimed only when no earlier row to the same address is
-  waiting or in flight, so one chat's messages arrive in the order queued.
+  waiting or in flight, so one chat's messages arrive in the order queued;
+  inside the process every send to one address waits for the one before it,
+  and if that one did not go, gives its row back to be claimed in turn;
+- replies to a family's own message take a shorter way (`send_now`): the
+  conversation stores them already claimed by this process, and they are sent
+  the moment their transaction commits, with no claim in between. Their
+  results are recorded by the same batched transaction as everything else.
 
 Logs name outbox ids, kinds and error classes, never an address or a text.
 """
@@ -30,11 +36,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+import os
+import secrets
+import socket
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.config import Config
 from bot.core.errors import DeliveryError, RetryAfter, StorageError, TransientError, Unreachable
 from bot.core.messages import Choice, Outbound
 from bot.runtime.clock import SYSTEM, Time
@@ -50,6 +60,7 @@ from bot.service.outbox import (
     Sent,
 )
 from bot.service.ports import Channel
+from storage import repo
 from storage.unit import Store
 
 log = logging.getLogger("heard.outbox")
@@ -67,6 +78,36 @@ CYCLE_EVERY = 0.05
 
 def _nothing_held(_: datetime) -> Collection[str]:
     return ()
+
+
+def process_owner() -> str:
+    """A name for this process in `claimed_by`: host, pid and a random part
+    (so a restarted process with a reused pid is still someone new)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def in_flight_for(config: Config) -> int:
+    """Messages a process may hold claimed at once: about two seconds of
+    sending at the configured Telegram rate (50 to 1000), so a claim is sent
+    long before its lease ends, and a crash resends little."""
+    rate = config.telegram.max_per_second if config.telegram.enabled else 0.0
+    if rate <= 0:
+        return 100
+    return int(min(1000, max(50, rate * 2)))
+
+
+def _row_of(out: Outbound, outbox_id: int) -> Row:
+    return Row(
+        id=outbox_id,
+        platform=out.platform,
+        address=out.chat_id,
+        text=out.text,
+        choices=tuple((c.data, c.label) for c in out.choices),
+        columns=out.columns,
+        kind=repo.HIDE_KIND if out.hide_chat else repo.REPLY_KIND,
+        ref=None,
+        attempts=1,
+    )
 
 
 class Sender:
@@ -113,7 +154,8 @@ class Sender:
         self.idle_poll = idle_poll
         self.metrics = metrics
         self.sent_count = 0
-        self._inflight: dict[asyncio.Task[None], Row] = {}
+        self._inflight: dict[asyncio.Task[Result], Row] = {}
+        self._tails: dict[tuple[str, str], asyncio.Task[Result]] = {}
         self._results: list[tuple[Row, Result]] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -125,6 +167,20 @@ class Sender:
     def wake(self) -> None:
         """Look for new rows now (called after a sweep queued some)."""
         self._wake.set()
+
+    def send_now(self, replies: Sequence[Outbound]) -> None:
+        """Send replies that the conversation queued already claimed by this
+        process (`outbox_id` set), at once and in order, each after whatever
+        this process is still sending to the same chat."""
+        deadline = self.time.monotonic() + self.lease.total_seconds() * 0.8
+        for out in replies:
+            if out.outbox_id is not None:
+                self._start(_row_of(out, out.outbox_id), deadline)
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
 
     async def run(self, *, on_stop: Callable[[], None] | None = None) -> None:
         """Drain until cancelled; then call `on_stop`, finish what is under
@@ -207,15 +263,25 @@ class Sender:
             return 0
         deadline = self.time.monotonic() + self.lease.total_seconds() * 0.8
         for row in rows:
-            task = asyncio.create_task(self._send(row, deadline), name=f"outbox-{row.id}")
-            self._inflight[task] = row
-            task.add_done_callback(self._done)
+            self._start(row, deadline)
         return len(rows)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _start(self, row: Row, deadline: float) -> None:
+        key = (row.platform, row.address)
+        before = self._tails.get(key)
+        task = asyncio.create_task(self._send(row, deadline, before), name=f"outbox-{row.id}")
+        self._inflight[task] = row
+        self._tails[key] = task
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Result]) -> None:
         row = self._inflight.pop(task, None)
-        if task.cancelled() and row is not None:
-            self._results.append((row, Abandoned()))
+        if row is not None:
+            key = (row.platform, row.address)
+            if self._tails.get(key) is task:
+                del self._tails[key]
+            if task.cancelled():
+                self._results.append((row, Abandoned()))
         self._progress.set()
 
     def _settle_and_claim(self, results: list[tuple[Row, Result]], free: int) -> list[Row]:
@@ -235,15 +301,22 @@ class Sender:
         delay = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
         return delay * self.time.jitter(1.0, 1.2)
 
-    async def _send(self, row: Row, deadline: float) -> None:
+    async def _send(self, row: Row, deadline: float, before: asyncio.Task[Result] | None) -> Result:
         result: Result
-        if self._stopping or self.time.monotonic() > deadline:
+        went = True
+        if before is not None:
+            await asyncio.wait({before})
+            went = not before.cancelled() and isinstance(before.result(), Sent)
+        if not went or self._stopping or self.time.monotonic() > deadline:
+            # Behind a message that did not go: give the row back, so it is
+            # claimed after that one and the chat's order holds.
             result = Abandoned()
         else:
             result = await self._deliver(row)
             if self.metrics is not None:
                 self.metrics.delivered(row.platform, row.kind, result)
         self._results.append((row, result))
+        return result
 
     async def _deliver(self, row: Row) -> Result:
         out = Outbound(
@@ -252,6 +325,7 @@ class Sender:
             row.text,
             tuple(Choice(data, label) for data, label in row.choices),
             row.columns,
+            hide_chat=row.kind == repo.HIDE_KIND,
         )
         try:
             return Sent(await self.channels[row.platform].send(out))

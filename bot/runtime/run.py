@@ -100,7 +100,7 @@ def run(app: App) -> int:
     try:
         channels = channels_for(app)
         desk = app.alert_desk
-        extras: tuple[Extra, ...] = (followups.extra(on_sent=desk.on_sent), alerts.extra(desk))
+        extras: tuple[Extra, ...] = (followups.extra(), alerts.extra(desk))
         if app.config.retention.nightly:
             extras += (retention.extra(),)
         asyncio.run(serve(app, channels, extras=extras))

@@ -98,6 +98,11 @@ def report(tx: Tx, schedule: ScheduleConfig, now: datetime) -> str:
     )
     lines.append(f"  next attempt: {_when(repo.next_outbound_due(tx), quiet.zone)}")
     lines.append("")
+    set_aside = repo.set_aside_counts(tx)
+    total = sum(n for _, _, n in set_aside)
+    lines.append(f"Set aside (inbound messages the database refused): {total}")
+    lines += [f"  {platform:<10} {error:<28} {n:>6}" for platform, error, n in sorted(set_aside)]
+    lines.append("")
     state = "not quiet now"
     if quiet.contains(now):
         state = f"quiet now, until {_when(quiet.ends_after(now), quiet.zone)}"

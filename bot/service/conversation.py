@@ -5,20 +5,38 @@ engine step, then store the new state, the answers and the other effects
 together. If anything fails the whole transaction rolls back, the delivery id
 is not recorded, and the platform's redelivery is processed as new: nothing is
 lost and nothing is stored twice.
+
+Replies are durable: with a `ReplyQueue` (as in `heard run`) they are written
+to the outbox in that same transaction, the help-now text first, already
+claimed by this process so its sender sends them the moment the transaction
+commits (`bot.runtime.outbox.Sender.send_now`). If the chat still has an
+earlier message waiting, they queue behind it instead. An outage after the
+commit delays them; nothing drops them.
+
+Poison: a message the database refuses (`RejectedData`) is retried with the
+platform's redelivery; after `SET_ASIDE_AFTER` refusals it is set aside in a
+fresh transaction (its delivery id recorded, a count without its text), its
+words still screened and an alert raised if they suggest danger, so neither
+the chat nor the polling offset stays stuck on it.
+
+The structure, for anyone adding to the inbound path: `handle` is the one
+entry point and owns the transaction and the error handling; `_handle` is the
+step inside it (dedupe, load, engine, apply effects, queue replies);
+`_set_aside` the fallback when storing keeps failing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.core import effects as fx
 from bot.core import engine
 from bot.core import questions as question_sets
 from bot.core.engine import Phase, State
-from bot.core.errors import HeldForSafety, StorageError
+from bot.core.errors import HeldForSafety, RejectedData, StorageError
 from bot.core.invites import normalise_code
 from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.privacy import log_ref, pseudonym
@@ -42,6 +60,26 @@ log = logging.getLogger("heard.service")
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
+
+
+SET_ASIDE_AFTER = 3
+"""Refusals of one message by the database before it is set aside."""
+_REMEMBER_REFUSALS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyQueue:
+    """Where `handle` queues replies: claimed by `owner` (the sending process)
+    under a lease of `lease`, after which any sender may take them over."""
+
+    owner: str
+    lease: timedelta
+
+
+def _storable(text: str) -> str:
+    """Last resort on the set-aside path: what any database can hold of a text
+    (no NUL, no lone surrogates)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass
@@ -82,14 +120,43 @@ class Conversations:
         self.alert_upgrade = alert_upgrade
         self.spool = spool
         self.monotonic = monotonic
+        self._refusals: dict[tuple[str, str], int] = {}
+        self.set_aside_count = 0
 
     # -- inbound -------------------------------------------------------------
 
-    def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Process one inbound message exactly once; return the replies."""
+    def handle(self, inbound: Inbound, *, queue: ReplyQueue | None = None) -> list[Outbound]:
+        """Process one inbound message exactly once; return the replies.
+
+        With `queue`, the replies are in the outbox when this returns; the
+        ones returned carry their `outbox_id` and are for `queue.owner` to
+        send now (none when the chat is behind: the sender sends them in
+        turn). Raises StorageError if the message could not be stored and
+        should be delivered again."""
         try:
             with self.store.begin() as tx:
-                return self._handle(tx, inbound)
+                replies = self._handle(tx, inbound, queue)
+            if self._refusals:
+                self._refusals.pop((inbound.platform, inbound.message_key), None)
+            return replies
+        except RejectedData as exc:
+            key = (inbound.platform, inbound.message_key)
+            refusals = self._refusals.get(key, 0) + 1
+            if len(self._refusals) >= _REMEMBER_REFUSALS:
+                self._refusals.clear()
+            self._refusals[key] = refusals
+            reason = type(exc.__cause__ or exc).__name__
+            if refusals < SET_ASIDE_AFTER:
+                log.warning(
+                    "the database refused a %s message (%s), attempt %d of %d",
+                    inbound.platform,
+                    reason,
+                    refusals,
+                    SET_ASIDE_AFTER,
+                )
+                raise
+            self._refusals.pop(key, None)
+            return self._set_aside(inbound, reason, refusals, queue)
         except StorageError as exc:
             log.error(
                 "database error while handling a %s message: %s",
@@ -172,7 +239,90 @@ class Conversations:
         log.info("alert spool drained: %d raised, %d already known", raised, len(records) - raised)
         return raised
 
-    def _handle(self, tx: Tx, inbound: Inbound) -> list[Outbound]:
+    def _set_aside(
+        self, inbound: Inbound, reason: str, attempts: int, queue: ReplyQueue | None
+    ) -> list[Outbound]:
+        """Skip a message the database keeps refusing, in a transaction of its
+        own: record its delivery id and a text-free count, screen its words
+        and raise an alert if they suggest danger, and tell the family."""
+        now = self.clock()
+        pseud = pseudonym(self.secret, inbound.platform, inbound.chat_id)
+        text = inbound.text or ""
+        for keep_text in (True, False):
+            try:
+                with self.store.begin() as tx:
+                    if not repo.mark_processed(tx, inbound.platform, inbound.message_key, now):
+                        return []
+                    row = repo.respondent_with_state(tx, pseud)
+                    state = State.from_dict(row.state) if row and row.state else State()
+                    result = engine.set_aside(state, text, texts=self.texts, policy=self.policy)
+                    alerts = tuple(
+                        fx.RaiseSafeguardingAlert(
+                            e.categories, _storable(e.text) if keep_text else ""
+                        )
+                        for e in result.effects
+                        if isinstance(e, fx.RaiseSafeguardingAlert)
+                    )
+                    self._apply(tx, row, engine.Step(state, (), alerts), inbound.platform, now)
+                    repo.set_aside_inbound(
+                        tx, inbound.platform, reason, attempts, bool(alerts), now
+                    )
+                    outbound = [
+                        Outbound.to(inbound.platform, inbound.chat_id, r) for r in result.replies
+                    ]
+                    if queue is not None:
+                        outbound = self._queue(tx, row, outbound, queue, now)
+            except RejectedData:
+                if keep_text:
+                    continue
+                raise
+            self.set_aside_count += 1
+            log.error(
+                "set aside a %s message the database refused %d times (%s)%s",
+                inbound.platform,
+                attempts,
+                reason,
+                "; safeguarding alert raised" if alerts else "",
+            )
+            return outbound
+        return []
+
+    def _queue(
+        self,
+        tx: Tx,
+        row: repo.RespondentRow | None,
+        outbound: list[Outbound],
+        queue: ReplyQueue,
+        now: datetime,
+    ) -> list[Outbound]:
+        """Write the replies to the outbox; return the ones to send at once."""
+        if not outbound:
+            return []
+        first = outbound[0]
+        behind = repo.chat_is_behind(tx, first.platform, first.chat_id, queue.owner)
+        respondent_id = row.id if row is not None else None
+        rows = [
+            repo.outbound_row(
+                platform=out.platform,
+                address=out.chat_id,
+                text=out.text,
+                choices=out.choices,
+                columns=out.columns,
+                kind=repo.HIDE_KIND if out.hide_chat else repo.REPLY_KIND,
+                respondent_id=respondent_id,
+                now=now,
+            )
+            for out in outbound
+        ]
+        ids = repo.queue_replies(
+            tx, rows, owner=None if behind else queue.owner, lease_until=now + queue.lease
+        )
+        if behind:
+            log.info("replies queued behind an earlier %s message to the same chat", first.platform)
+            return []
+        return [replace(out, outbox_id=i) for out, i in zip(outbound, ids, strict=True)]
+
+    def _handle(self, tx: Tx, inbound: Inbound, queue: ReplyQueue | None = None) -> list[Outbound]:
         now = self.clock()
         if not repo.mark_processed(tx, inbound.platform, inbound.message_key, now):
             log.info("duplicate %s delivery ignored", inbound.platform)
@@ -214,6 +364,9 @@ class Conversations:
         if any(isinstance(e, fx.HideChat) for e in result.effects):
             hide = Outbound(inbound.platform, inbound.chat_id, "", hide_chat=True)
             outbound.insert(0, hide)
+        if queue is not None:
+            forgotten = result.state.phase is Phase.FORGOTTEN
+            outbound = self._queue(tx, None if forgotten else loaded.row, outbound, queue, now)
         return outbound
 
     def _load(self, tx: Tx, pseud: str) -> _Loaded:

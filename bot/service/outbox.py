@@ -134,6 +134,20 @@ class OutboxBook:
             log.info("outbox: gave back %d unsent message(s) on stop", released)
         return released
 
+    def take_over_all(self) -> int:
+        """At the start of a single-instance process: claims left by a
+        process that died are sent again now rather than after their lease.
+        Each may be a repeat (it was in flight when that process died)."""
+        with self.store.begin() as tx:
+            taken = repo.take_over_claims(tx)
+        if taken:
+            log.warning(
+                "outbox: %d message(s) were being sent when Heard last stopped; "
+                "sending them again (a family may see one twice)",
+                taken,
+            )
+        return taken
+
     def ready_count(
         self, *, platforms: tuple[str, ...], held_kinds: Collection[str], cap: int
     ) -> int:

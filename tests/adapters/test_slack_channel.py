@@ -80,6 +80,7 @@ class Slack:
     url: str
     sender: SlackClientForTests = field(default_factory=lambda: SlackClientForTests(SIGNING_SECRET))
     _seen: dict[str, int] = field(default_factory=dict)
+    runtime: Runtime | None = None
 
     async def post(self, body: str, **signing: Any) -> tuple[int, str]:
         status, _, text = await self.sender.apost(self.url, body, **signing)
@@ -132,7 +133,8 @@ class Slack:
     async def settle(self) -> None:
         """Let work that Slack has already been acknowledged for finish."""
         for _ in range(200):
-            if not self.channel._tasks:
+            sending = self.runtime.sender.in_flight if self.runtime else 0
+            if not self.channel._tasks and not sending:
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("Heard's Slack work did not finish")
@@ -156,7 +158,9 @@ async def _running(
     assert channel.address is not None
     host, port = channel.address
     try:
-        yield Slack(fake, channel, service, f"http://{host}:{port}{config.slack.path}")
+        yield Slack(
+            fake, channel, service, f"http://{host}:{port}{config.slack.path}", runtime=runtime
+        )
     finally:
         await runtime.stop()
 

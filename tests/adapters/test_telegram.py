@@ -238,11 +238,11 @@ async def test_a_database_outage_delays_but_does_not_lose_an_update(
         real = heard.app.conversation.handle
         calls = {"n": 0}
 
-        def flaky(inbound: object) -> object:
+        def flaky(inbound: object, **kw: object) -> object:
             calls["n"] += 1
             if calls["n"] <= 2:
                 raise StorageError("the database is not available")
-            return real(inbound)  # type: ignore[arg-type]
+            return real(inbound, **kw)  # type: ignore[arg-type]
 
         monkeypatch.setattr(heard.app.conversation, "handle", flaky)
         tg.user_sends_start(CHAT, token)
