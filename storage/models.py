@@ -295,9 +295,7 @@ class Manager(Base):
     slack_user_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    __table_args__ = (
-        UniqueConstraint("team_id", "slack_user_id", name="uq_managers_team_user"),
-    )
+    __table_args__ = (UniqueConstraint("team_id", "slack_user_id", name="uq_managers_team_user"),)
 
 
 class ReportSnapshot(Base):
