@@ -40,7 +40,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import texts as say
-from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse
+from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse, report_message
 from adapters.slack.convert import (
     CHOICE_ACTION,
     PLATFORM,
@@ -63,6 +63,7 @@ from bot.service.ports import (
     InboundHandler,
     InviteProblem,
     NotAWorker,
+    ReportRefused,
     StaffDesk,
     Unreachable,
     UnreachableHandler,
@@ -407,7 +408,9 @@ class SlackChannel:
                 acked = True
                 self._spawn(self._invite(command, parsed))
             elif parsed.action is Action.REPORT:
-                await ack(text=say.REPORT_NOT_YET, response_type="ephemeral")
+                await ack()
+                acked = True
+                self._spawn(self._report(command, parsed, name))
             else:
                 await ack(text=self.desk.help_text(name, parsed.unknown), response_type="ephemeral")
         except Exception as exc:
@@ -524,6 +527,39 @@ class SlackChannel:
                 channel, user, self.desk.card_message(outcome, self.bot_user_id)
             )
             await self._send_qr(user, outcome)
+
+    async def _report(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        """A manager's report: the figures privately where they asked, then
+        the chart (and the CSV) in their DM with the files upload v2 flow."""
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.report, user, parsed, name)
+        except StorageError:
+            log.warning("database unavailable; could not make a report from Slack")
+            await self._tell_worker(channel, user, {"text": say.SORRY})
+            return
+        except Exception as exc:
+            _log_failure("making a report from Slack", exc)
+            await self._tell_worker(channel, user, {"text": say.SORRY})
+            return
+        if isinstance(outcome, ReportRefused):
+            log.info("a report asked for in Slack was refused")
+            await self._tell_worker(channel, user, {"text": escape(outcome.message)})
+            return
+        await self._tell_worker(channel, user, report_message(outcome))
+        files = [(outcome.chart_png, outcome.chart_name, outcome.title)]
+        if outcome.csv is not None:
+            files.append((outcome.csv, outcome.csv_name, outcome.title))
+        try:
+            web_api = self._api()
+            dm = await web_api.open_dm(user)
+            for content, filename, title in files:
+                await web_api.upload(dm, content, filename=filename, title=title, alt_text=title)
+        except DeliveryError as exc:
+            log.warning("could not upload a report file: %s", exc)
+        except Exception as exc:
+            _log_failure("uploading a report file", exc)
 
     async def _tell_worker(self, channel: str, user: str, payload: Mapping[str, Any]) -> None:
         """Answer a worker privately where they typed the command; if the app

@@ -1,4 +1,5 @@
-"""The workers' slash command: `/heard invite [young] [LANG]`, `help`, `report`.
+"""The staff slash command: `/heard invite [young] [LANG]`, `help`, and for
+managers `/heard report [TEAM] [PERIOD] [csv]`.
 
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
@@ -9,6 +10,7 @@ them around.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,7 +21,7 @@ from adapters.slack.convert import escape
 from bot.config import Config
 from bot.core import questions
 from bot.core.texts import Texts
-from bot.service.ports import InviteMade, InviteOutcome, StaffDesk
+from bot.service.ports import InviteMade, InviteOutcome, ReportMade, ReportOutcome, StaffDesk
 
 
 class Action(StrEnum):
@@ -35,6 +37,10 @@ class Command:
     locale: str = ""
     unknown: str = ""
     """A word we could not read; the worker gets help that names it."""
+    team: str = ""
+    """For a report: the team's name as typed (may hold spaces)."""
+    period: str = ""
+    want_csv: bool = False
 
 
 def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
@@ -46,7 +52,7 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
     if head in ("help", "?"):
         return Command(Action.HELP)
     if head in ("report", "reports"):
-        return Command(Action.REPORT)
+        return _report(words[1:])
     if head != "invite":
         return Command(Action.HELP, unknown=words[0])
     set_id = locale = ""
@@ -61,6 +67,24 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
         return Command(Action.HELP, unknown=word)
     return Command(Action.INVITE, set_id=set_id, locale=locale)
 
+
+def _report(words: list[str]) -> Command:
+    """`report [TEAM…] [PERIOD] [csv]`: a word that reads as a calendar period
+    is the period, `csv` asks for the file, the rest is the team's name."""
+    period = ""
+    want_csv = False
+    team: list[str] = []
+    for word in words:
+        if word.lower() == "csv":
+            want_csv = True
+        elif not period and _PERIOD.match(word):
+            period = word
+        else:
+            team.append(word)
+    return Command(Action.REPORT, team=" ".join(team), period=period, want_csv=want_csv)
+
+
+_PERIOD = re.compile(r"^\d{4}(-\d{1,2}|-[Qq]\d)?$")
 
 Made = InviteMade
 
@@ -85,6 +109,17 @@ class WorkerDesk:
         """Create one invite for the worker registered as `slack_user`.
         Raises StorageError when the database cannot be used."""
         return self.staff.invite_for_slack_user(slack_user, command.set_id, command.locale)
+
+    def report(self, slack_user: str, command: Command, command_name: str) -> ReportOutcome:
+        """The report a manager asked for, or a polite refusal; audited by the
+        service. Raises StorageError when the database cannot be used."""
+        return self.staff.report_for_slack_user(
+            slack_user,
+            team=command.team,
+            period=command.period,
+            want_csv=command.want_csv,
+            command=command_name,
+        )
 
     # -- answers ------------------------------------------------------------
 
@@ -135,3 +170,30 @@ class WorkerDesk:
                 {"type": "section", "text": {"type": "mrkdwn", "text": how}},
             ],
         }
+
+
+def report_message(made: ReportMade) -> dict[str, Any]:
+    """The private Block Kit answer with a report's figures."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": made.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(made.headline)}*"}},
+    ]
+    for section in made.sections:
+        lines = [escape(line) for line in section.lines]
+        chunk: list[str] = []
+        for line in lines:
+            if sum(len(x) + 1 for x in chunk) + len(line) > 2800:
+                blocks.append(_section(section.title, chunk))
+                chunk = []
+            chunk.append(line)
+        if chunk:
+            blocks.append(_section(section.title, chunk))
+    notes = [escape(n) for n in made.notes]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(notes)}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": made.files_note}]})
+    return {"text": f"{made.title}. {made.headline}", "blocks": blocks[:50]}
+
+
+def _section(title: str, lines: list[str]) -> dict[str, Any]:
+    body = f"*{escape(title)}*\n" + "\n".join(f"• {line}" for line in lines)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": body}}

@@ -18,17 +18,14 @@ HELP = "\n".join(
         "• `{command} invite young` uses the questions for children and young people.",
         "• `{command} invite {example_language}` or `{command} invite young {example_language}`"
         " uses another language. Languages: {languages}.",
-        "• `{command} report` will show your team's results (not available yet).",
+        "• `{command} report [team] [period] [csv]` shows a team's results to its"
+        " managers, e.g. `{command} report 2026-Q4 csv`.",
         "• `{command} help` shows this message.",
         "Only workers registered with Heard can make invite cards.",
     )
 )
 
 UNKNOWN_WORD = "Sorry, I don't know “{word}”. Here is what I can do:"
-
-REPORT_NOT_YET = (
-    "Reports are not available in Slack yet. They will come in a later version of Heard."
-)
 
 NOT_A_WORKER = (
     "Sorry, only social workers registered with Heard can make invite cards. "
