@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
@@ -180,6 +180,40 @@ def cells(
     elif level == "teams":
         q = q.where(ReportCell.worker_id.is_(None))
     return list(session.scalars(q.order_by(ReportCell.id)))
+
+
+class Decided(NamedTuple):
+    """A stored cell's count and decision: what a later snapshot must respect."""
+
+    period: str
+    team_id: int | None
+    worker_id: int | None
+    measure: tuple[str, str, int, str]
+    n: int
+    reason: str | None
+    """None when published."""
+
+
+def decided_cells(session: Session, k: int, periods: Collection[str]) -> list[Decided]:
+    c = ReportCell
+    rows = session.execute(
+        select(
+            c.period,
+            c.team_id,
+            c.worker_id,
+            c.dimension,
+            c.set_id,
+            c.set_version,
+            c.question_id,
+            c.n,
+            c.suppressed,
+            c.reason,
+        ).where(c.k == k, c.period.in_(sorted(periods)))
+    )
+    return [
+        Decided(p, t, w, (d, s, v, q), int(n), r if sup else None)
+        for p, t, w, d, s, v, q, n, sup, r in rows
+    ]
 
 
 def save_snapshot(

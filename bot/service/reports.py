@@ -364,24 +364,20 @@ class Reports:
             done = store_reports.snapshot_months(tx, self.k, labels)
             if len(done) == len(labels):
                 continue
-            frozen_cells = {
-                c for c in store_reports.cells(tx, self.k, _year_labels(year), None, level="all")
-            }
+            frozen = _frozen(store_reports.decided_cells(tx, self.k, _year_labels(year)))
             for m in range(1, upto + 1):
                 label = periods.month(year, m).label
                 if label in done:
                     continue
-                new = self._snapshot(tx, year, m, frozen_cells)
+                new = self._snapshot(tx, year, m, frozen)
                 if store_reports.save_snapshot(tx, self.k, label, new, now):
-                    frozen_cells.update(_as_cells(new))
+                    for measure, cells in _frozen(_decided(new)).items():
+                        frozen.setdefault(measure, {}).update(cells)
                 else:
-                    frozen_cells = set(
-                        store_reports.cells(tx, self.k, _year_labels(year), None, level="all")
-                    )
+                    rows = store_reports.decided_cells(tx, self.k, _year_labels(year))
+                    frozen = _frozen(rows)
 
-    def _snapshot(
-        self, tx: Tx, year: int, m: int, frozen_cells: set[ReportCell]
-    ) -> list[dict[str, Any]]:
+    def _snapshot(self, tx: Tx, year: int, m: int, frozen_cells: Frozen) -> list[dict[str, Any]]:
         """The new cells of month `m` (and of the quarter and year it ends)."""
         new_periods = [periods.month(year, m)]
         if m % 3 == 0:
@@ -393,27 +389,19 @@ class Reports:
         if m == 12:
             all_periods.append(Period(year, 1, 12))
         scale = scale_question_ids()
-        by_measure: dict[
-            tuple[str, str, int, str], dict[disclosure.Cell, store_reports.Aggregate]
-        ] = {}
+        by_measure: dict[Measure, dict[disclosure.Cell, store_reports.Aggregate]] = {}
         for p in new_periods:
             for agg in store_reports.aggregate(tx, p.start, p.end, scale):
                 by_measure.setdefault(agg.measure, {})[(agg.team_id, agg.worker_id, p.label)] = agg
         pairs = set(store_reports.staffing(tx))
         pairs.update(store_reports.answer_pairs(tx, Period(year, 1, 12).start, all_periods[-1].end))
-        frozen_by_measure: dict[tuple[str, str, int, str], dict[disclosure.Cell, ReportCell]] = {}
-        for c in frozen_cells:
-            key = (c.dimension, c.set_id, c.set_version, c.question_id)
-            frozen_by_measure.setdefault(key, {})[(c.team_id, c.worker_id, c.period)] = c
         relations = disclosure.year_relations(pairs, all_periods)
         lattice = disclosure.cells_of(pairs, all_periods)
         new_labels = {p.label for p in new_periods}
         out: list[dict[str, Any]] = []
-        for measure in sorted(set(by_measure) | set(frozen_by_measure)):
-            aggs = by_measure.get(measure, {})
-            old = frozen_by_measure.get(measure, {})
-            if not aggs:
-                continue
+        for measure in sorted(by_measure):
+            aggs = by_measure[measure]
+            old = frozen_cells.get(measure, {})
             counts: dict[disclosure.Cell, int] = {}
             frozen: dict[disclosure.Cell, str | None] = {}
             for cell in lattice:
@@ -421,9 +409,9 @@ class Reports:
                     fresh = aggs.get(cell)
                     counts[cell] = fresh.n if fresh else 0
                 else:
-                    stored = old.get(cell)
-                    counts[cell] = stored.n if stored else 0
-                    frozen[cell] = stored.reason if stored and stored.suppressed else None
+                    n, reason = old.get(cell, (0, None))
+                    counts[cell] = n
+                    frozen[cell] = reason
             decided = disclosure.protect(counts, relations, self.k, frozen)
             dimension, set_id, version, question_id = measure
             for cell, reason in decided.items():
@@ -453,8 +441,29 @@ class Reports:
         return out
 
 
-def _as_cells(rows: list[dict[str, Any]]) -> list[ReportCell]:
-    return [ReportCell(**r) for r in rows]
+Measure = tuple[str, str, int, str]
+Frozen = dict[Measure, dict[disclosure.Cell, tuple[int, str | None]]]
+
+
+def _decided(rows: list[dict[str, Any]]) -> list[store_reports.Decided]:
+    return [
+        store_reports.Decided(
+            r["period"],
+            r["team_id"],
+            r["worker_id"],
+            (r["dimension"], r["set_id"], r["set_version"], r["question_id"]),
+            r["n"],
+            r["reason"] if r["suppressed"] else None,
+        )
+        for r in rows
+    ]
+
+
+def _frozen(rows: Iterable[store_reports.Decided]) -> Frozen:
+    out: Frozen = {}
+    for r in rows:
+        out.setdefault(r.measure, {})[(r.team_id, r.worker_id, r.period)] = (r.n, r.reason)
+    return out
 
 
 def _year_labels(year: int) -> list[str]:
