@@ -107,11 +107,9 @@ def run(url: str, answers: int, runs: int) -> None:
     ]
     for name, fn, target in cases:
         p50, p95 = _time(fn, runs)
-        verdict = (
-            ""
-            if target is None
-            else ("  (target < %.0f ms: %s)" % (target, "met" if p95 < target else "MISSED"))
-        )
+        verdict = ""
+        if target is not None:
+            verdict = f"  (target p95 < {target:.0f} ms: {'met' if p95 < target else 'MISSED'})"
         print(f"  {name:18s} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms{verdict}")
     app.close()
 
