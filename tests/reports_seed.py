@@ -60,9 +60,7 @@ def random_org(
     for _ in range(families):
         w = rng.choice(worker_ids)
         count = 2 if rng.random() < extra_round else 1
-        rounds = tuple(
-            (*rng.choice(list(months)), rng.randint(1, 28)) for _ in range(count)
-        )
+        rounds = tuple((*rng.choice(list(months)), rng.randint(1, 28)) for _ in range(count))
         fams.append(Family(workers[w][0], w, rounds))
     return Org(team_names, workers, tuple(fams))
 
