@@ -192,7 +192,7 @@ def trend_chart(report: Report, w: Words) -> bytes:
     from matplotlib import pyplot as plt
 
     labels = list(report.trend_periods)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     try:
         for dim in CHARTED:
             by_month = {
@@ -207,8 +207,9 @@ def trend_chart(report: Report, w: Words) -> bytes:
         ax.set_yticks([1, 2, 3, 4, 5])
         ax.set_title(w("chart_title"))
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower left", fontsize="small")
-        ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+        ax.legend(loc="lower left", fontsize="medium")
+        ax.tick_params(axis="both", labelsize="medium")
+        ax.tick_params(axis="x", labelrotation=30)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", metadata={"Software": None})
@@ -222,14 +223,14 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 a
 max-width:60rem;padding:1rem;color:#1b1b1b;line-height:1.4}
 h1{font-size:1.4rem;margin:.2rem 0 .5rem}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .lead{font-size:1.1rem;font-weight:600}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.6rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
 .card{border:1px solid #ccc;border-radius:.5rem;padding:.6rem}
 .card .big{font-size:1.6rem;font-weight:700}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}
-.hidden{color:#555;font-style:italic}
+.hidden{color:#555;font-style:italic}.d{white-space:nowrap;display:inline-block;margin-right:.5rem}
 img{max-width:100%;height:auto}
 .note{font-size:.85rem;color:#444}
 @media print{body{max-width:none}.scroll{overflow:visible}}
@@ -248,10 +249,11 @@ def as_html(report: Report, w: Words) -> str:
         f'<p class="lead" id="headline">{e(headline(report, w))}</p>',
         '<div class="cards">',
     ]
-    for r in report.summary():
+    summary = report.summary()
+    for r in summary:
         if r.question is not None:
             continue
-        value = w.mean(r) or w.families(r)
+        value = w.mean(r) or _share_yes(summary, r.dimension, w) or w.families(r)
         parts.append(
             f'<div class="card" data-dimension="{e(r.dimension)}">'
             f"<div>{e(w.dimension(r.dimension))}"
@@ -274,20 +276,37 @@ def as_html(report: Report, w: Words) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _share_yes(summary: Sequence[Row], dimension: str, w: Words) -> str:
+    """For a dimension without a scale (continuity): the share who said yes."""
+    for r in summary:
+        if r.dimension == dimension and r.kind == "yes_no_unsure" and r.distribution:
+            return f"{r.distribution.get('yes', 0.0):.0f}% {w.code('yes')}"
+    return ""
+
+
 def _html_table(rows: Sequence[Row], w: Words) -> str:
     e = html.escape
-    head = ["col_period", "col_team", "col_measure", "col_families", "col_mean", "col_answers"]
+    head = ["col_measure", "col_families", "col_mean", "col_answers"]
+    periods = len({r.period for r in rows}) > 1
+    places = len({_where(r) for r in rows}) > 1
+    lead = (["col_period"] if periods else []) + (["col_team"] if places else [])
     out = ['<div class="scroll"><table><thead><tr>']
-    out += [f"<th>{e(w(h))}</th>" for h in head]
+    out += [f"<th>{e(w(h))}</th>" for h in (*lead, *head)]
     out.append("</tr></thead><tbody>")
     for r in rows:
         if r.suppressed:
             rest = f'<td colspan="2" class="hidden">{e(w.reason(r))}</td>'
         else:
-            rest = f'<td class="num">{e(w.mean(r))}</td><td>{e(w.distribution(r))}</td>'
+            spans = " ".join(
+                f'<span class="d">{e(w.code(c))}: {v:.1f}%</span>'
+                for c, v in (r.distribution or {}).items()
+            )
+            rest = f'<td class="num">{e(w.mean(r))}</td><td>{spans}</td>'
+        cells = ([r.period] if periods else []) + ([_where(r)] if places else [])
+        first = "".join(f"<td>{e(c)}</td>" for c in cells)
         out.append(
             f'<tr class="{"suppressed" if r.suppressed else "published"}">'
-            f"<td>{e(r.period)}</td><td>{e(_where(r))}</td><td>{e(w.measure(r))}</td>"
+            f"{first}<td>{e(w.measure(r))}</td>"
             f'<td class="num">{e(w.families(r))}</td>{rest}</tr>'
         )
     out.append("</tbody></table></div>")

@@ -472,10 +472,14 @@ def _year_labels(year: int) -> list[str]:
     return [*labels, str(year)]
 
 
-def _measure_order(m: tuple[str, str, int, str]) -> tuple[int, str, int, str]:
+def _measure_order(m: tuple[str, str, int, str]) -> tuple[int, str, int, int, str]:
+    """Dimensions in their usual order; questions as their set asks them."""
     dimension, set_id, version, question_id = m
     rank = DIMENSIONS.index(dimension) if dimension in DIMENSIONS else len(DIMENSIONS)
-    return (rank, set_id, version, question_id)
+    shipped = questions.shipped().get(set_id)
+    ids = [q.id for q in shipped.questions] if shipped else []
+    place = ids.index(question_id) if question_id in ids else len(ids)
+    return (rank, set_id, version, place, question_id)
 
 
 def _with_dimensions(measures: list[tuple[str, str, int, str]]) -> list[tuple[str, str, int, str]]:
