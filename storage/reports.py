@@ -129,6 +129,14 @@ def aggregate(
     return list(out.values())
 
 
+def any_answers(session: Session, start: datetime, end: datetime) -> bool:
+    a = _answers()
+    found = session.execute(
+        select(a.c.id).where(a.c.answered_at >= start, a.c.answered_at < end).limit(1)
+    ).first()
+    return found is not None
+
+
 def _scope(row: Sequence[Any], width: int) -> tuple[int | None, int | None]:
     if width == 0:
         return None, None

@@ -391,6 +391,8 @@ class Reports:
         scale = scale_question_ids()
         by_measure: dict[Measure, dict[disclosure.Cell, store_reports.Aggregate]] = {}
         for p in new_periods:
+            if not store_reports.any_answers(tx, p.start, p.end):
+                continue
             for agg in store_reports.aggregate(tx, p.start, p.end, scale):
                 by_measure.setdefault(agg.measure, {})[(agg.team_id, agg.worker_id, p.label)] = agg
         pairs = set(store_reports.staffing(tx))
