@@ -62,6 +62,16 @@ For every question text, in every language of the set:
   acronyms only in capitals, because "lac" is a Welsh word ("llac", loose,
   after a soft mutation).
 
+* **One thing at a time**: a question must not ask two things at once ("Was
+  your worker on time and did they bring the forms?"): `double_question`
+  looks for "and"/"or" (Welsh "a", "ac", "neu") followed by a second question
+  (an auxiliary such as did/was/do, a question word, "if so"), by a second
+  verb, or by a second phrase of the same kind ("at a good time and in a
+  place …"), and for two question marks.
+* **Verbs, not formal nouns**: no formal phrase or nominalisation from
+  `bot/data/formal_phrases.txt` ("the completion of", "with regard to",
+  "facilitation"), and no "the …tion of" / "the …ment of" construction.
+
 Answer labels, the title and the thanks are checked for jargon. The consent
 text is checked a sentence at a time: each sentence at most `MAX_WORDS` words
 and free of jargon (it must still say, honestly, what happens when someone is
@@ -96,6 +106,7 @@ MAX_READING_AGE = int(MAX_GRADE) + GRADE_TO_AGE
 """The same limit as a reading age: 11."""
 
 JARGON_FILE = Path(__file__).resolve().parent.parent / "data" / "jargon.txt"
+FORMAL_FILE = Path(__file__).resolve().parent.parent / "data" / "formal_phrases.txt"
 
 _READING_AGE_LOCALES = ("en", "cy")
 
@@ -339,6 +350,70 @@ def _grade_reason(text: str, locale: str) -> list[str]:
     ]
 
 
+_AUX_EN = (
+    "did|was|were|is|are|do|does|have|has|had|can|could|will|would|should|shall|may|might|"
+    "how|who|what|why|when|where|whether|which|if so|if not|then"
+)
+_VERBS_EN = (
+    "stay|stayed|come|came|bring|brought|help|helped|explain|explained|listen|listened|call|"
+    "called|ring|rang|phone|phoned|tell|told|give|gave|given|keep|kept|send|sent|visit|visited|"
+    "ask|asked|answer|answered|talk|talked|speak|spoke|write|wrote|written|read|make|made|show|"
+    "showed|shown|say|said|go|went|get|got|leave|left|arrive|arrived|reply|replied|turn|turned|"
+    "follow|followed|check|checked|agree|agreed|understand|understood|treat|treated|return|"
+    "returned|respond|responded|share|shared|stop|stopped|start|started|offer|offered"
+)
+_PREPS_EN = "in|on|at|with|to|for|by|from|about|during|after|before"
+_DOUBLE_EN = re.compile(
+    rf"\b(?:and|or)\s+(?:(?:{_AUX_EN})\b|(?:then\s+)?(?:{_VERBS_EN})\b)"
+    rf"|,\s*and\s+\w+"
+    rf"|\b(?P<prep>{_PREPS_EN})\s+[\w' ]{{2,40}}?\s+(?:and|or)\s+(?P=prep)\b"
+    rf"|\b(?:{_PREPS_EN})\s+(?:a|an|the|your|their)\s+[\w']+(?:\s+[\w']+)?\s+and\s+"
+    rf"(?:{_PREPS_EN})\s+(?:a|an|the|your|their)\b",
+    re.I,
+)
+_DOUBLE_CY = re.compile(
+    r"\b(?:a|ac|neu)\s+(?:sut|pwy|pam|beth|be|ble|lle|pryd|faint|oedd|oes|ydy|ydi|ydych|ydach|"
+    r"wyt|wnaeth|wnaethon|nath|naeth|ddaru|gafodd|gest|gawsoch|fyddech|fysech|fysat|allech|"
+    r"allwch|fedrwch|os felly|wedyn)\b"
+    r"|,\s*(?:a|ac)\s+\w+",
+    re.I,
+)
+
+
+def double_question(text: str, locale: str) -> bool:
+    """True when `text` asks two things at once (see the module docstring)."""
+    if text.count("?") > 1:
+        return True
+    pattern = _DOUBLE_CY if _base_locale(locale) == "cy" else _DOUBLE_EN
+    return bool(pattern.search(text))
+
+
+@cache
+def _formal(path: Path = FORMAL_FILE) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    terms = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        term = line.strip()
+        if not term or term.startswith("#"):
+            continue
+        body = r"\s+".join(r"[\w'’-]+" if w == "*" else re.escape(w) for w in term.split())
+        terms.append((term, re.compile(rf"(?<![\w'’-]){body}(?![\w'’-])", re.I)))
+    return tuple(terms)
+
+
+_NOMINAL_OF = re.compile(
+    r"\bthe\s+(?:\w+\s+)?\w{3,}(?:tion|sion|ment|ance|ence|ancy|ency|ity|ness|ure|al)s?\s+of\b",
+    re.I,
+)
+
+
+def formal_phrases(text: str, locale: str) -> list[str]:
+    """Formal phrases and nominalisations in `text` (see the module docstring)."""
+    found = [term for term, pattern in _formal() if pattern.search(text)]
+    if _base_locale(locale) != "cy":
+        found += [m.group() for m in _NOMINAL_OF.finditer(text) if m.group() not in found]
+    return found
+
+
 def check_text(text: str, locale: str) -> list[str]:
     """Why the question text `text` in `locale` is not plain enough; [] if it is."""
     reasons: list[str] = []
@@ -347,6 +422,12 @@ def check_text(text: str, locale: str) -> list[str]:
         reasons.append(f"{n} words; keep a question to {MAX_WORDS} or fewer")
     reasons += _grade_reason(text, locale)
     reasons += _jargon_reasons(text, locale)
+    if double_question(text, locale):
+        reasons.append("asks two things at once: split it into two questions")
+    reasons += [
+        f"formal wording '{phrase}': use a verb or everyday words instead"
+        for phrase in formal_phrases(text, locale)
+    ]
     return reasons
 
 

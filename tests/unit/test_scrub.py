@@ -1,0 +1,46 @@
+"""The comment scrubber removes what could single a family out and keeps the
+rest readable. Examples are synthetic (Ofcom drama numbers, invented names)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.scrub import find, scrub
+
+
+@pytest.mark.parametrize(
+    ("comment", "gone", "marker"),
+    [
+        ("Ring me on 07700 900461 after three", "900461", "[phone]"),
+        ("my email is dee.rowlands@example.org ok", "example.org", "[email]"),
+        ("we moved to CF23 9QT last year", "CF23", "[postcode]"),
+        ("she came to 14 Heol y Felin twice", "Felin", "[address]"),
+        ("the visit on the 14th of June was cancelled", "June", "[date]"),
+        ("my 6 year old loves her", "6 year", "[age]"),
+        ("his NHS number is 943 476 5919", "5919", "[number]"),
+        ("NI number AB 12 34 56 C on the form", "AB 12", "[number]"),
+        ("she spoke to Ysgol Gymraeg Pen Llwyn about it", "Llwyn", "[school]"),
+        ("add me on insta @dee_r_92", "dee_r_92", "[handle]"),
+        ("Thank you Mrs Okonkwo for listening", "Okonkwo", "[name]"),
+        ("gruffydd was great with the kids", "gruffydd", "[name]"),
+        ("rianon always rings back", "rianon", "[name]"),
+    ],
+)
+def test_each_kind_of_detail_is_replaced(comment: str, gone: str, marker: str) -> None:
+    cleaned = scrub(comment)
+    assert gone not in cleaned and marker in cleaned
+
+
+def test_the_worker_and_colleagues_named_in_the_database_are_always_removed() -> None:
+    cleaned = scrub("honestly zephyrine and the other one were ace", ["Zephyrine Mallow"])
+    assert "zephyrine" not in cleaned.lower() and "ace" in cleaned
+
+
+def test_ordinary_words_that_are_also_names_stay_at_the_start_of_a_sentence() -> None:
+    text = "Will she come back? Hope so. May is a good month for it."
+    assert find(text) == []
+
+
+def test_ordinary_feedback_is_left_alone() -> None:
+    text = "She was honest with us and explained what happens next. 5 stars, 3 workers in a year."
+    assert scrub(text) == text
