@@ -9,7 +9,6 @@ It reads only the covering index `ix_answers_report`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -174,20 +173,53 @@ def snapshot_months(session: Session, k: int, months: Collection[str]) -> set[st
     return {m for (m,) in rows}
 
 
+class StoredCell(NamedTuple):
+    """A frozen cell as reports read it (plain values, no ORM object)."""
+
+    period: str
+    team_id: int | None
+    worker_id: int | None
+    dimension: str
+    set_id: str
+    set_version: int
+    question_id: str
+    n: int
+    total: int
+    valued: int
+    distribution: dict[str, Any]
+    suppressed: bool
+    reason: str | None
+
+
 def cells(
     session: Session, k: int, periods: Collection[str], team_id: int | None, *, level: str
-) -> list[ReportCell]:
+) -> list[StoredCell]:
     """Stored cells of `periods`. With `team_id`: that team and its workers.
     Without: `level` "org" (the organisation), "teams" (and every team) or
     "all" (every cell)."""
-    q = select(ReportCell).where(ReportCell.k == k, ReportCell.period.in_(sorted(periods)))
+    c = ReportCell
+    q = select(
+        c.period,
+        c.team_id,
+        c.worker_id,
+        c.dimension,
+        c.set_id,
+        c.set_version,
+        c.question_id,
+        c.n,
+        c.total,
+        c.valued,
+        c.distribution,
+        c.suppressed,
+        c.reason,
+    ).where(c.k == k, c.period.in_(sorted(periods)))
     if team_id is not None:
-        q = q.where(ReportCell.team_id == team_id)
+        q = q.where(c.team_id == team_id)
     elif level == "org":
-        q = q.where(ReportCell.team_id.is_(None))
+        q = q.where(c.team_id.is_(None))
     elif level == "teams":
-        q = q.where(ReportCell.worker_id.is_(None))
-    return list(session.scalars(q.order_by(ReportCell.id)))
+        q = q.where(c.worker_id.is_(None))
+    return [StoredCell._make(row) for row in session.execute(q.order_by(c.id))]
 
 
 class Decided(NamedTuple):
@@ -319,10 +351,3 @@ def audit_entries(session: Session, since: datetime | None) -> list[AuditEntry]:
     if since is not None:
         q = q.where(AuditEntry.at >= since)
     return list(session.scalars(q.order_by(AuditEntry.at, AuditEntry.id)))
-
-
-def group_cells(rows: Iterable[ReportCell]) -> dict[tuple[str, str, int, str], list[ReportCell]]:
-    out: dict[tuple[str, str, int, str], list[ReportCell]] = defaultdict(list)
-    for r in rows:
-        out[(r.dimension, r.set_id, r.set_version, r.question_id)].append(r)
-    return out

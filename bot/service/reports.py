@@ -26,7 +26,6 @@ from bot.core.errors import HeardError, NotAllowedError, NotFoundError, StorageE
 from bot.core.periods import Grain, Period
 from storage import repo
 from storage import reports as store_reports
-from storage.models import ReportCell
 from storage.unit import Store, Tx
 
 DIMENSIONS = ("honesty", "clarity", "continuity", "overall")
@@ -267,7 +266,7 @@ class Reports:
         workers = store_reports.workers_by_id(tx)
         kinds = _kinds()
         rows: list[Row] = []
-        index: dict[tuple[int | None, int | None, str], list[ReportCell]] = {}
+        index: dict[tuple[int | None, int | None, str], list[store_reports.StoredCell]] = {}
         for cell in stored:
             index.setdefault((cell.team_id, cell.worker_id, cell.period), []).append(cell)
         measures = sorted(
@@ -308,7 +307,7 @@ class Reports:
 
     def _row(
         self,
-        cell: ReportCell | None,
+        cell: store_reports.StoredCell | None,
         measure: tuple[str, str, int, str],
         team_id: int | None,
         worker_id: int | None,
@@ -491,7 +490,7 @@ def _with_dimensions(measures: list[tuple[str, str, int, str]]) -> list[tuple[st
     return [*dims, *rest]
 
 
-def _percentages(cell: ReportCell, q: questions.Question | None) -> dict[str, float]:
+def _percentages(cell: store_reports.StoredCell, q: questions.Question | None) -> dict[str, float]:
     codes = list(q.codes) if q else ["1", "2", "3", "4", "5"]
     counts = {c: int(cell.distribution.get(c, 0)) for c in codes}
     total = sum(counts.values())
