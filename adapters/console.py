@@ -14,10 +14,10 @@ from typing import TextIO
 
 from bot.core.errors import StorageError
 from bot.core.messages import Choice, Inbound, InboundKind, Outbound
+from bot.core.texts import Texts, load
 
 PLATFORM = "console"
 UNSUPPORTED = {"[sticker]": "sticker", "[voice]": "voice", "[photo]": "photo", "[file]": "file"}
-SORRY = "Sorry, something went wrong on our side. Please try again in a few minutes."
 
 
 def render(out: Outbound) -> str:
@@ -50,10 +50,17 @@ class ConsoleChat:
         handle: Callable[[Inbound], list[Outbound]],
         chat_id: str,
         output: TextIO,
+        *,
+        texts: Texts | None = None,
+        locale: str = "",
     ) -> None:
+        """`locale`: the family's language when the caller knows it; when it
+        is empty, what the console itself says is written in every language."""
         self.handle = handle
         self.chat_id = chat_id
         self.output = output
+        self.texts = texts or load()
+        self.locale = locale
         self.choices: tuple[Choice, ...] = ()
         self._keys = (f"{uuid.uuid4().hex}:{n}" for n in itertools.count())
 
@@ -64,11 +71,12 @@ class ConsoleChat:
         try:
             replies = self.handle(inbound)
         except StorageError:
-            print(f"Heard: {SORRY}", file=self.output, flush=True)
+            sorry = self.texts.for_anyone("try_later", self.locale)
+            print(f"Heard: {sorry}", file=self.output, flush=True)
             return
         for out in replies:
             if out.hide_chat:
-                print("(Heard deletes its messages here on Telegram.)", file=self.output)
+                print(self.texts.for_anyone("console_hidden", self.locale), file=self.output)
                 continue
             print(render(out), file=self.output, flush=True)
             if out.choices:

@@ -32,7 +32,9 @@ def heard_rate(folder: Path, families: int) -> tuple[float, int]:
     db.upgrade(eng)
     sessions = db.session_factory(eng)
     now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-    service = Conversations(Store(eng), secret=SECRET, texts=texts.load(), clock=lambda: now)
+    service = Conversations(
+        Store(eng), secret=SECRET, texts=texts.load(), clock=lambda: now, monotonic=time.monotonic
+    )
     adult = questions.get("adult")
     with sessions.begin() as s:
         team = repo.add_team(s, "Bench", now)

@@ -23,6 +23,7 @@ from bot.core.errors import HeardError
 from bot.core.invites import qr_png
 from bot.core.privacy import pseudonym
 from bot.runtime.app import App, build
+from bot.runtime.log_format import TEXT_FORMAT, use_format
 from bot.runtime.registry import console_chat
 
 log = logging.getLogger("heard")
@@ -30,7 +31,9 @@ log = logging.getLogger("heard")
 
 def _config(args: argparse.Namespace) -> Config:
     path = args.config or os.environ.get("HEARD_CONFIG")
-    return load(Path(path) if path else None)
+    config = load(Path(path) if path else None)
+    use_format(config.log_format)
+    return config
 
 
 def _app(args: argparse.Namespace, *, upgrade: bool = False) -> App:
@@ -286,6 +289,104 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- data requests, retention, keys ------------------------------------------------------
+
+
+def _actor() -> str:
+    """Who ran a command, for the audit log: the operating-system user."""
+    try:
+        return f"administrator {getpass.getuser()} (CLI)"
+    except (KeyError, OSError):
+        return "administrator (CLI)"
+
+
+def _table_counts(counts: dict[str, int]) -> str:
+    return "\n".join(f"  {table:<20} {n}" for table, n in counts.items())
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        held = app.data_requests.holdings(args.code)
+        if not held:
+            print(f"nothing is held about the family of {args.code}: no one used this card")
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise HeardError("erasing cannot be undone: add --yes to confirm without a prompt")
+            print(f"This erases everything Heard holds about the family of {args.code}:")
+            print(_table_counts(held))
+            if input("Erase it for good? Type yes: ").strip().lower() != "yes":
+                print("nothing erased")
+                return 1
+        erased = app.data_requests.forget(args.code, actor=_actor())
+    finally:
+        app.close()
+    print(f"erased {erased.respondents} respondent(s); rows removed by table:")
+    print(_table_counts(erased.removed))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        data = app.data_requests.export(args.code, actor=_actor())
+    finally:
+        app.close()
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if args.out:
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            raise HeardError(f"--out: cannot write {args.out} ({exc.strerror})") from None
+        print(f"wrote {args.out}: {len(data['people'])} respondent(s)")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        lines = app.retention.plan() if args.dry_run else app.retention.apply(actor=_actor())
+    finally:
+        app.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    for line in lines:
+        print(f"{line.table:<20} {verb} {line.rows:>7}   (kept: {line.policy})")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    var = config.new_pseudonym_secret_env
+    new = os.environ.get(var, "")
+    if not new:
+        raise HeardError(
+            f"the new pseudonym secret is not set: export {var} (at least 16 random characters; "
+            "[privacy] new_pseudonym_secret_env names the variable)"
+        )
+    app = _app(args)
+    try:
+        done = app.keys.rotate(new.encode(), dry_run=args.dry_run, actor=_actor())
+    finally:
+        app.close()
+    if done.dry_run:
+        print(
+            f"would re-derive {done.rotated} pseudonym(s); {done.kept} respondent(s) without "
+            "a contact would keep theirs; nothing changed"
+        )
+        return 0
+    print(
+        f"re-derived {done.rotated} pseudonym(s); {done.kept} respondent(s) without a contact "
+        "keep theirs.\nNow put the new secret in the variable [privacy] "
+        "pseudonym_secret_env names, restart every heard process, and destroy the old secret."
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.run import run  # the platform libraries are slow to import
 
@@ -406,6 +507,34 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--worker", help="every open case of this worker (id, name or Slack id)")
     close.set_defaults(func=cmd_case_close)
 
+    forget = sub.add_parser(
+        "forget",
+        help="erase a family's data on their request (as their FORGET in the chat does)",
+    )
+    forget.add_argument("--code", required=True, help="the code on the family's card")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.set_defaults(func=cmd_forget)
+
+    export = sub.add_parser("export", help="everything Heard holds about a family, as JSON")
+    export.add_argument("--code", required=True, help="the code on the family's card")
+    export.add_argument("--out", help="write to this file (mode 600) instead of printing")
+    export.set_defaults(func=cmd_export)
+
+    ret = sub.add_parser("retention", help="delete what is past the [retention] policy")
+    ret.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted; change nothing"
+    )
+    ret.set_defaults(func=cmd_retention)
+
+    keys = sub.add_parser("keys", help="the pseudonym secret")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    rot = ksub.add_parser(
+        "rotate",
+        help="re-derive pseudonyms under the new secret in $HEARD_PSEUDONYM_SECRET_NEW",
+    )
+    rot.add_argument("--dry-run", action="store_true", help="count only; change nothing")
+    rot.set_defaults(func=cmd_keys_rotate)
+
     lint = sub.add_parser("lint", help="check question sets for plain language")
     lint.add_argument("files", nargs="+")
     lint.set_defaults(func=cmd_lint)
@@ -416,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("HEARD_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=TEXT_FORMAT,
     )
     # httpx logs every request URL at INFO, and Telegram's URLs hold the bot token.
     for noisy in ("httpx", "httpcore"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.durations import parse_duration, parse_window
+from bot.core.durations import Retention, parse_duration, parse_retention, parse_window
 from bot.core.errors import ConfigError
 from bot.core.quiet_hours import QuietHours
 
@@ -88,6 +88,9 @@ class SafeguardingConfig:
     alert_channel: str = ""
     fallback_channel: str = ""
     ack_within: timedelta = timedelta(minutes=15)
+    danger_check_after: timedelta = timedelta(minutes=5)
+    """The uncertain band: an unanswered "Is anyone in danger right now?"
+    becomes an urgent alert after this long."""
     emergency_number: str = "999"
     helplines: tuple[Helpline, ...] = (
         Helpline("Childline", "0800 1111", "any time"),
@@ -95,6 +98,56 @@ class SafeguardingConfig:
         Helpline("Shout (text)", "85258", "any time"),
     )
     extra_rules: tuple[Path, ...] = ()
+    spool_file: Path = DEFAULT_DATA_DIR / "alert-spool.jsonl"
+    """Where alerts wait (fsync'd, owner-only) while the database is down."""
+
+
+KEEP_CONTACTS = Retention(12, "months", after_case_closed=True)
+KEEP_CONVERSATIONS = Retention(90)
+KEEP_ANSWERS = Retention(3, "years")
+KEEP_SIX_YEARS = Retention(6, "years")
+KEEP_DELIVERY_IDS = Retention(7)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long each kind of data is kept (`[retention]`); the nightly job in
+    `heard run` and `heard retention` delete what is past it."""
+
+    contacts: Retention = KEEP_CONTACTS
+    conversations: Retention = KEEP_CONVERSATIONS
+    answers: Retention = KEEP_ANSWERS
+    alerts: Retention = KEEP_SIX_YEARS
+    processed_inbound: Retention = KEEP_DELIVERY_IDS
+    audit: Retention = KEEP_SIX_YEARS
+    run_at: time = time(2, 30)
+    """When the nightly job runs, in `[schedule] timezone`."""
+    batch_size: int = 1000
+    nightly: bool = True
+    """Whether `heard run` runs the nightly job (with several processes, one
+    is enough: set false on the others)."""
+
+    def rules(self) -> dict[str, Retention]:
+        return {name: getattr(self, name) for name in RETENTION_KEYS}
+
+
+RETENTION_KEYS = ("contacts", "conversations", "answers", "alerts", "processed_inbound", "audit")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The operators' HTTP server: GET /healthz and GET /metrics. Off when
+    `health_port` is 0."""
+
+    health_port: int = 0
+    health_listen: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequestsConfig:
+    include_duty_notes: bool = False
+    """Whether `heard export` includes how the duty team handled an alert
+    (who acknowledged it and when, how often it was sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +162,12 @@ class Config:
     admins: tuple[str, ...] = ()
     """Slack user ids who may see every team's report (`[access] admins`)."""
     log_level: str = "INFO"
+    log_format: str = "text"
+    new_pseudonym_secret_env: str = "HEARD_PSEUDONYM_SECRET_NEW"
+    """Where `heard keys rotate` reads the new pseudonym secret from."""
+    retention: RetentionConfig = RetentionConfig()
+    server: ServerConfig = ServerConfig()
+    data_requests: DataRequestsConfig = DataRequestsConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -238,6 +297,9 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "schedule",
             "safeguarding",
             "access",
+            "retention",
+            "server",
+            "data_requests",
         },
     )
     org = top.text("organisation", "Heard")
@@ -247,7 +309,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     if url_env:
         url = env_secret(url_env, "[database] url_env")
 
-    priv = top.sub("privacy", {"pseudonym_secret_env", "k_threshold"})
+    priv = top.sub("privacy", {"pseudonym_secret_env", "new_pseudonym_secret_env", "k_threshold"})
     secret_env = priv.text("pseudonym_secret_env", "")
     if secret_env:
         secret = env_secret(secret_env, "[privacy] pseudonym_secret_env").encode()
@@ -268,7 +330,38 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     admins = tuple(a.strip() for a in admins_raw)
 
     survey = top.sub("survey", {"default_set", "default_locale", "invite_valid_for"})
-    log = top.sub("logging", {"level"})
+    log = top.sub("logging", {"level", "format"})
+
+    rt = top.sub("retention", {*RETENTION_KEYS, "run_at", "batch_size", "nightly"})
+    d_rt = RetentionConfig()
+    rules: dict[str, Retention] = {}
+    for name in RETENTION_KEYS:
+        rules[name] = getattr(d_rt, name)
+        if name in rt.table:
+            try:
+                rules[name] = parse_retention(rt.table[name])
+            except ValueError as exc:
+                raise ConfigError(f'[retention] {name}: {exc}; e.g. "90d" or "3y"') from None
+    run_at = rt.text("run_at", d_rt.run_at.strftime("%H:%M"))
+    try:
+        run_time, _ = parse_window(f"{run_at}-{run_at}")
+    except ValueError:
+        raise ConfigError(
+            f'[retention] run_at: {run_at!r} is not a time of day; write it like "02:30"'
+        ) from None
+    retention = RetentionConfig(
+        **rules,
+        run_at=run_time,
+        batch_size=rt.whole("batch_size", d_rt.batch_size, low=1, high=100_000),
+        nightly=rt.flag("nightly", True),
+    )
+    srv = top.sub("server", {"health_port", "health_listen"})
+    server = ServerConfig(
+        health_port=srv.whole("health_port", 0, low=0, high=65535),
+        health_listen=srv.text("health_listen", "127.0.0.1"),
+    )
+    dr = top.sub("data_requests", {"include_duty_notes"})
+    data_requests = DataRequestsConfig(include_duty_notes=dr.flag("include_duty_notes", False))
 
     tg = top.sub(
         "telegram",
@@ -340,9 +433,11 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "alert_channel",
             "fallback_channel",
             "ack_within",
+            "danger_check_after",
             "emergency_number",
             "helplines",
             "extra_rules",
+            "spool_file",
         },
     )
     d_sg = SafeguardingConfig()
@@ -368,9 +463,11 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         alert_channel=sg.text("alert_channel", ""),
         fallback_channel=sg.text("fallback_channel", ""),
         ack_within=sg.duration("ack_within", d_sg.ack_within),
+        danger_check_after=sg.duration("danger_check_after", d_sg.danger_check_after),
         emergency_number=sg.text("emergency_number", d_sg.emergency_number),
         helplines=helplines,
         extra_rules=tuple(Path(p) for p in extra),
+        spool_file=Path(sg.text("spool_file", str(d_sg.spool_file))),
     )
 
     return Config(
@@ -383,6 +480,13 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         k_threshold=k,
         admins=admins,
         log_level=log.choice("level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=log.choice("format", "text", ("text", "json")),
+        new_pseudonym_secret_env=priv.text(
+            "new_pseudonym_secret_env", "HEARD_PSEUDONYM_SECRET_NEW"
+        ),
+        retention=retention,
+        server=server,
+        data_requests=data_requests,
         telegram=telegram,
         slack=slack,
         schedule=schedule,

@@ -282,7 +282,20 @@ class SafeguardingAlert(Base):
     message_ref: Mapped[str | None] = mapped_column(String(64))
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    __table_args__ = (Index("ix_alerts_open", "status", "last_sent_at"),)
+    level: Mapped[str] = mapped_column(String(16), default="alert", server_default="alert")
+    """"alert" (urgent, chased) or "review" (the uncertain band, not chased
+    until the family's answer or silence upgrades it)."""
+    pseudonym: Mapped[str | None] = mapped_column(String(64))
+    """The family's keyed pseudonym, so "forget" finds an alert written before
+    an invite was used; cleared on erasure."""
+    delivery_key: Mapped[str | None] = mapped_column(String(160))
+    """"<platform>:<delivery id>" of the message that raised it: one alert per
+    delivery, however often it is spooled or redelivered."""
+    __table_args__ = (
+        Index("ix_alerts_open", "status", "last_sent_at"),
+        Index("ix_safeguarding_alerts_pseudonym", "pseudonym"),
+        Index("ux_safeguarding_alerts_delivery", "delivery_key", unique=True),
+    )
 
 
 class Manager(Base):

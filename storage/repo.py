@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -345,12 +346,16 @@ def erase_respondent(session: Session, respondent_id: int) -> None:
     than relying on cascades, so the guarantee holds on every backend."""
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
-    alert_ids = [
-        str(i)
-        for i in session.scalars(
-            select(SafeguardingAlert.id).where(SafeguardingAlert.respondent_id == respondent_id)
-        )
-    ]
+    pseud = session.scalar(select(Respondent.pseudonym).where(Respondent.id == respondent_id))
+    which = SafeguardingAlert.respondent_id == respondent_id
+    if pseud is not None:
+        which = or_(which, SafeguardingAlert.pseudonym == pseud)
+    _erase_alerts(session, which)
+    session.execute(delete(Respondent).where(Respondent.id == respondent_id))
+
+
+def _erase_alerts(session: Session, which: Any) -> None:
+    alert_ids = [str(i) for i in session.scalars(select(SafeguardingAlert.id).where(which))]
     if alert_ids:
         # An alert still on its way to the duty team is kept: their safety
         # comes first. Copies already delivered lose the family's words.
@@ -365,10 +370,16 @@ def erase_respondent(session: Session, respondent_id: int) -> None:
         )
     session.execute(
         update(SafeguardingAlert)
-        .where(SafeguardingAlert.respondent_id == respondent_id)
-        .values(respondent_id=None, text=None, team_id=None, worker_id=None, invite_id=None)
+        .where(which)
+        .values(
+            respondent_id=None,
+            text=None,
+            team_id=None,
+            worker_id=None,
+            invite_id=None,
+            pseudonym=None,
+        )
     )
-    session.execute(delete(Respondent).where(Respondent.id == respondent_id))
 
 
 def audit(session: Session, actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
@@ -418,7 +429,13 @@ class DueFollowUp:
 
 
 def claim_followups(
-    session: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    kinds: tuple[str, ...] = (),
 ) -> list[DueFollowUp]:
     """Claim up to `limit` due follow-ups, oldest first (see the pattern above).
 
@@ -426,7 +443,8 @@ def claim_followups(
     statement and with the same SKIP LOCKED: a family whose own message is
     being handled right now (which holds that lock) is left for the next
     sweep, so a follow-up and a message never interleave, and the sweep never
-    waits for a lock an inbound message holds (which could deadlock)."""
+    waits for a lock an inbound message holds (which could deadlock).
+    `kinds` limits the claim to those kinds (all when empty)."""
     f, r = _table(FollowUp), _table(Respondent)
     values = {"status": "claimed", "claimed_by": owner, "lease_until": lease_until}
     cols = (f.c.id, f.c.respondent_id, f.c.kind, f.c.due_at)
@@ -437,7 +455,7 @@ def claim_followups(
         pick = (
             select(f.c.id)
             .join(r, r.c.id == f.c.respondent_id)
-            .where(claimable)
+            .where(claimable, *([f.c.kind.in_(kinds)] if kinds else []))
             .order_by(f.c.due_at, f.c.id)
             .limit(limit - len(rows))
         )
@@ -898,6 +916,36 @@ def alert_by_id(session: Session, alert_id: int) -> SafeguardingAlert | None:
     return session.get(SafeguardingAlert, alert_id)
 
 
+def alert_by_delivery(session: Session, delivery_key: str) -> SafeguardingAlert | None:
+    return session.scalars(
+        select(SafeguardingAlert).where(SafeguardingAlert.delivery_key == delivery_key)
+    ).first()
+
+
+def open_review_alert(session: Session, pseudonym: str) -> SafeguardingAlert | None:
+    """The family's newest "for review" alert that nobody has acknowledged."""
+    return session.scalars(
+        select(SafeguardingAlert)
+        .where(
+            SafeguardingAlert.pseudonym == pseudonym,
+            SafeguardingAlert.level == "review",
+            SafeguardingAlert.status == "open",
+        )
+        .order_by(SafeguardingAlert.id.desc())
+        .limit(1)
+    ).first()
+
+
+def upgrade_alert(session: Session, alert: SafeguardingAlert) -> None:
+    alert.level = "alert"
+
+
+def erase_alert_words(session: Session, pseudonym: str) -> None:
+    """Forget for a family that never used an invite: their alerts keep the
+    fact, time and response, and lose their words and pseudonym."""
+    _erase_alerts(session, SafeguardingAlert.pseudonym == pseudonym)
+
+
 def alert_case(session: Session, alert: SafeguardingAlert) -> tuple[str | None, ...]:
     """(team name, worker name, invite code) of the alert's case, each None
     when the alert has no such link and "?" when the link points nowhere."""
@@ -942,6 +990,7 @@ def alerts_to_chase(session: Session, sent_before: datetime, limit: int = 100) -
             select(SafeguardingAlert)
             .where(
                 SafeguardingAlert.status == "open",
+                SafeguardingAlert.level == "alert",
                 SafeguardingAlert.last_sent_at <= sent_before,
             )
             .order_by(SafeguardingAlert.id)
@@ -977,3 +1026,31 @@ def respondent_by_id(session: Session, respondent_id: int) -> Respondent | None:
 
 def invite_by_id(session: Session, invite_id: int) -> Invite | None:
     return session.get(Invite, invite_id)
+
+
+# -- pseudonym key rotation -------------------------------------------------------------
+
+
+def reachable_respondents(session: Session) -> list[tuple[int, str, str]]:
+    """(respondent id, platform, chat id) of every respondent whose contact
+    is still held, locked until the transaction ends."""
+    stmt = (
+        select(Respondent.id, Respondent.platform, Contact.address)
+        .join(Contact, Contact.respondent_id == Respondent.id)
+        .order_by(Respondent.id)
+        .with_for_update(of=Respondent)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in session.execute(stmt)]
+
+
+def count_respondents(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Respondent)) or 0)
+
+
+def set_pseudonyms(session: Session, new: Sequence[tuple[int, str]]) -> None:
+    """Give respondents new pseudonyms: (respondent id, pseudonym) pairs."""
+    if not new:
+        return
+    r = _table(Respondent)
+    stmt = update(r).where(r.c.id == bindparam("rid")).values(pseudonym=bindparam("p"))
+    session.connection().execute(stmt, [{"rid": rid, "p": p} for rid, p in new])

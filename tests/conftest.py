@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import itertools
 import os
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import monotonic as _real_monotonic
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from bot.core import texts
 from bot.core.engine import Policy
+from bot.runtime.clock import Time
 from bot.service.alerts import AlertContext
 from bot.service.conversation import Conversations
 from storage import db
@@ -83,6 +86,56 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@dataclass
+class FakeTime:
+    """Time for the runtime (`bot.runtime.clock.Time`) that passes when the
+    code sleeps: `sleep(s)` moves the clock on by s at once and gives the
+    event loop only `pause` of real time (at most s), so the sweep, the outbox
+    and the chase loop run fast, yet a loop that sleeps in a circle cannot
+    starve the rest of the process (the chats, the database threads).
+
+    `now` is the test's `FakeClock`, moved on by every sleep (and by the test).
+    `monotonic` is real monotonic time plus everything slept, so a timeout
+    measured with it still ends in real time if the code never sleeps.
+    `jitter` returns its lower bound, so backoffs are exact."""
+
+    clock: FakeClock
+    pause: float = 0.01
+    slept: float = 0.0
+    """Seconds slept so far, by every caller together."""
+
+    def monotonic(self) -> float:
+        return _real_monotonic() + self.slept
+
+    async def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.slept += seconds
+        self.clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(min(seconds, self.pause))
+
+    @staticmethod
+    def jitter(low: float, _high: float) -> float:
+        return low
+
+    def time(self) -> Time:
+        return Time(now=self.clock, monotonic=self.monotonic, sleep=self.sleep, jitter=self.jitter)
+
+    async def until_slept(self, seconds: float, *, timeout: float = 10.0) -> None:
+        """Wait (in real time, at most `timeout`) until the code has slept
+        `seconds` more."""
+        target = self.slept + seconds
+        deadline = _real_monotonic() + timeout
+        while self.slept < target:
+            if _real_monotonic() > deadline:
+                raise TimeoutError(f"the code slept {self.slept:.1f}s, not {target:.1f}s")
+            await asyncio.sleep(0.001)
+
+
+@pytest.fixture
+def fake_time(clock: FakeClock) -> FakeTime:
+    return FakeTime(clock)
 
 
 # -- databases --------------------------------------------------------------------
@@ -179,6 +232,7 @@ def make_service(
             "texts": texts.load(),
             "policy": Policy(),
             "clock": clock,
+            "monotonic": _real_monotonic,
             "alert_sink": alerts,
         }
         kwargs.update(overrides)

@@ -4,6 +4,7 @@ family that talks to the service like a chat would."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config
 from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.questions import Questionnaire, load_file
+from bot.core.safeguarding.decision import Level, Screening
 from bot.runtime.app import App
 from bot.service.alerts import Alerts
 from bot.service.conversation import Conversations
@@ -98,3 +100,25 @@ def staff_of(service: Conversations, config: Config) -> Staff:
 def app_of(service: Conversations, config: Config) -> App:
     """An `App` around an existing service (for tests that build channels)."""
     return App(config, service.store, service, Alerts(config.safeguarding))
+
+
+def screen_hurt(category: str) -> Callable[[str], Screening | None]:
+    """A stand-in screen: an alert for any text with "hurt" in it."""
+
+    def screen(text: str) -> Screening | None:
+        return Screening(Level.ALERT, (category,), 1.0) if "hurt" in text else None
+
+    return screen
+
+
+def screen_words(alert: str = "hurt", review: str = "wobbly") -> Callable[[str], Screening | None]:
+    """A stand-in screen: an alert for `alert`, the uncertain band for `review`."""
+
+    def screen(text: str) -> Screening | None:
+        if alert in text:
+            return Screening(Level.ALERT, ("self_harm",), 0.99)
+        if review in text:
+            return Screening(Level.REVIEW, ("concern",), 0.5)
+        return None
+
+    return screen

@@ -18,7 +18,16 @@ How requests are handled, and why:
   service stores each `event_id` with the effects in one transaction and
   ignores a repeat. One family's messages are handled one at a time, in order.
 - If anything fails while handling a family's message they get a kind
-  "please try again" and nothing is recorded, so the next try is processed.
+  "please try again" (in every language: Slack does not tell us theirs) and
+  nothing is recorded, so the next try is processed.
+  In HTTP mode a family's message is acknowledged only once it is stored
+  (Bolt's `process_before_response`; the replies still go out in a task): if
+  the database could not store it the endpoint answers 500 and Slack sends
+  it again. A message that spoke of danger gets the help message at once
+  even then, and its alert waits in the spool (`bot.service.spool`).
+- "Hide this chat" deletes the app's own messages in the DM that it
+  remembers (`chat.delete`); Slack lets no app delete a person's messages or
+  the DM itself, so the family is told how to do the rest (docs/slack.md).
 - Logs never carry message text or raw Slack ids.
 """
 
@@ -29,7 +38,8 @@ import contextlib
 import logging
 import re
 import traceback
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections import defaultdict, deque
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -39,7 +49,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import texts as say
+from adapters.ordering import ChatOrder
 from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse, report_message
 from adapters.slack.convert import (
     CHOICE_ACTION,
@@ -50,13 +60,15 @@ from adapters.slack.convert import (
     pressed_label,
     render,
     render_text,
+    slack_wording,
     to_inbound,
 )
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
-from bot.core.errors import ConfigError, HeardError, StorageError
+from bot.core.errors import ConfigError, HeardError, HeldForSafety, StorageError
 from bot.core.invites import qr_png
 from bot.core.messages import Inbound, Outbound
+from bot.core.texts import STAFF_LOCALE
 from bot.service.ports import (
     ActionHandler,
     DeliveryError,
@@ -75,10 +87,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("heard.slack")
 
-"""`async fn(user_id, value, channel_id, message_ts)` for a button Heard
-posted outside the family conversation (e.g. "acknowledge alert")."""
+STORE_WAIT = 2.5
+"""Seconds an HTTP event waits to be stored before answering 500 (Slack
+counts a request unanswered after 3 s and retries it)."""
+
+
+def _settle(future: asyncio.Future[bool] | None, value: bool) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)
+
 
 STOP_GRACE_SECONDS = 10.0
+RECENT_PER_CHAT = 300
+"""Message ts remembered per DM for "hide this chat"."""
 
 
 def _library_logger(name: str) -> logging.Logger:
@@ -124,7 +145,8 @@ class SlackChannel:
             self._base_url += "/"
         self._action_handlers: dict[str, ActionHandler] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._chat_order = ChatOrder()
+        self._recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
         self._on_inbound: InboundHandler | None = None
         self._on_unreachable: UnreachableHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -198,8 +220,32 @@ class SlackChannel:
         log.info("Slack is listening (%s mode)", self.settings.mode)
 
     async def send(self, out: Outbound) -> str:
-        """Post one message to the family's DM (`out.chat_id`, D…); its ts."""
-        return await self._api().post_message(out.chat_id, render(out))
+        """Post one message to the family's DM (`out.chat_id`, D…); its ts.
+        A `hide_chat` Outbound deletes the app's messages there instead and
+        posts nothing (its ts is "")."""
+        if out.hide_chat:
+            await self.hide_chat(out.chat_id)
+            return ""
+        out = slack_wording(out, self.desk.texts)
+        ts = await self._api().post_message(out.chat_id, render(out))
+        if ts:
+            self._recent[out.chat_id].append(ts)
+        return ts
+
+    async def hide_chat(self, chat_id: str) -> int:
+        """Delete the app's messages in this DM that it remembers, newest
+        first; returns how many went. One that is already gone, or that Slack
+        will not delete, is skipped: the family still gets their reply."""
+        deleted = 0
+        for ts in reversed(self._recent.pop(chat_id, deque())):
+            try:
+                await self._api().delete(chat_id, ts)
+                deleted += 1
+            except Unreachable:
+                break
+            except DeliveryError as exc:
+                log.info("could not delete a message in a Slack DM: %s", exc)
+        return deleted
 
     async def stop(self) -> None:
         """Stop taking requests, let work in flight finish, then disconnect."""
@@ -294,6 +340,7 @@ class SlackChannel:
             authorize=authorize,
             logger=_library_logger("heard.slack.bolt"),
             request_verification_enabled=True,
+            process_before_response=self.settings.mode == "http",
         )
         bolt.event("message")(self._on_message_event)
         bolt.command(re.compile(r".*"))(self._on_command)
@@ -373,8 +420,19 @@ class SlackChannel:
 
     async def _on_message_event(self, body: dict[str, Any]) -> None:
         inbound = to_inbound(body, self_user_id=self.bot_user_id)
-        if inbound is not None:
+        if inbound is None:
+            return
+        if self.settings.mode != "http":
             self._spawn(self._converse(inbound))
+            return
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._spawn(self._converse(inbound, stored=stored))
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(stored), timeout=STORE_WAIT)
+        except TimeoutError:
+            ok = False  # Slack retries; a retry of a message stored meanwhile is ignored
+        if not ok:
+            raise StorageError("a Slack message could not be stored; Slack will send it again")
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -416,37 +474,37 @@ class SlackChannel:
         except Exception as exc:
             _log_failure("a slash command", exc)
             if not acked:
-                await ack(text=say.SORRY, response_type="ephemeral")
+                await ack(text=self._worker_sorry(), response_type="ephemeral")
 
     # -- the family conversation -------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _one_at_a_time(self, chat_id: str) -> AsyncIterator[None]:
-        lock, users = self._chat_locks.get(chat_id) or (asyncio.Lock(), 0)
-        self._chat_locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_locks[chat_id]
-            if users <= 1:
-                del self._chat_locks[chat_id]
-            else:
-                self._chat_locks[chat_id] = (lock, users - 1)
-
-    async def _converse(self, inbound: Inbound, pressed: dict[str, Any] | None = None) -> None:
+    async def _converse(
+        self,
+        inbound: Inbound,
+        pressed: dict[str, Any] | None = None,
+        stored: asyncio.Future[bool] | None = None,
+    ) -> None:
+        """`stored` (HTTP mode) learns whether the message was stored."""
         assert self._on_inbound is not None
-        async with self._one_at_a_time(inbound.chat_id):
+        async with self._chat_order.join(inbound.chat_id):
             try:
                 replies = await self._on_inbound(inbound)
+            except HeldForSafety as held:
+                _settle(stored, False)
+                log.warning("database unavailable; a Slack family was shown help, alert spooled")
+                await self._send_replies(held.replies)
+                return
             except StorageError:
+                _settle(stored, False)
                 log.warning("database unavailable; asked a Slack family to try again later")
                 await self._say_sorry(inbound.chat_id)
                 return
             except Exception as exc:
+                _settle(stored, True)  # a bug, not an outage: a retry would fail the same way
                 _log_failure("handling a Slack message", exc)
                 await self._say_sorry(inbound.chat_id)
                 return
+            _settle(stored, True)
             try:
                 if pressed is not None:
                     await self._show_choice(pressed)
@@ -481,9 +539,19 @@ class SlackChannel:
                 log.warning("a reply could not be sent on Slack: %s", exc)
                 return
 
+    def _family_sorry(self) -> str:
+        """The apology to a family whose language Slack does not tell us: in
+        every language, the default language first."""
+        return self.desk.texts.for_anyone("try_later", first=self.desk.config.default_locale)
+
+    def _worker_sorry(self) -> str:
+        return self.desk.texts.get(STAFF_LOCALE, "try_later")
+
     async def _say_sorry(self, chat_id: str) -> None:
         try:
-            await self._api().post_message(chat_id, render_text(say.SORRY))
+            ts = await self._api().post_message(chat_id, render_text(self._family_sorry()))
+            if ts:
+                self._recent[chat_id].append(ts)
         except DeliveryError as exc:
             log.warning("could not tell a Slack family to try again: %s", exc)
 
@@ -510,15 +578,16 @@ class SlackChannel:
             outcome = await asyncio.to_thread(self.desk.make_invite, user, parsed)
         except StorageError:
             log.warning("database unavailable; could not make an invite from Slack")
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         except Exception as exc:
             _log_failure("making an invite from Slack", exc)
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         if isinstance(outcome, NotAWorker):
             log.info("an unregistered Slack user asked for an invite")
-            await self._tell_worker(channel, user, {"text": say.NOT_A_WORKER.format(user_id=user)})
+            refusal = self.desk.say("not_a_worker", user_id=user)
+            await self._tell_worker(channel, user, {"text": refusal})
         elif isinstance(outcome, InviteProblem):
             await self._tell_worker(channel, user, {"text": escape(outcome.message)})
         elif isinstance(outcome, Made):
@@ -537,11 +606,11 @@ class SlackChannel:
             outcome = await asyncio.to_thread(self.desk.report, user, parsed, name)
         except StorageError:
             log.warning("database unavailable; could not make a report from Slack")
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         except Exception as exc:
             _log_failure("making a report from Slack", exc)
-            await self._tell_worker(channel, user, {"text": say.SORRY})
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
             return
         if isinstance(outcome, ReportRefused):
             log.info("a report asked for in Slack was refused")
@@ -586,9 +655,9 @@ class SlackChannel:
                 await web_api.open_dm(user),
                 png,
                 filename=f"heard-invite-{made.card.code}.png",
-                title=say.QR_TITLE,
-                alt_text=say.QR_ALT,
-                comment=say.QR_COMMENT.format(code=made.card.code),
+                title=self.desk.say("qr_title"),
+                alt_text=self.desk.say("qr_alt"),
+                comment=self.desk.say("qr_comment", code=made.card.code),
             )
         except Exception as exc:
             if isinstance(exc, DeliveryError):
@@ -597,7 +666,7 @@ class SlackChannel:
                 _log_failure("uploading an invite QR code", exc)
             with contextlib.suppress(DeliveryError):
                 await self._api().post_message(
-                    await self._api().open_dm(user), {"text": say.QR_FAILED}
+                    await self._api().open_dm(user), {"text": self.desk.say("qr_failed")}
                 )
 
 

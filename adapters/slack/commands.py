@@ -4,8 +4,9 @@ managers `/heard report [TEAM] [PERIOD] [csv]`.
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
 channel runs it on a worker thread after acknowledging Slack). The answers
-are Block Kit payloads built here from `texts`, so the channel only moves
-them around.
+are Block Kit payloads built here from the `slack_…` texts in
+`bot/locales/*.toml`, in the staff language, so the channel only moves them
+around.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from adapters.slack import texts as say
 from adapters.slack.convert import escape
 from bot.config import Config
 from bot.core import questions
-from bot.core.texts import Texts
+from bot.core.texts import STAFF_LOCALE, Texts
 from bot.service.ports import InviteMade, InviteOutcome, ReportMade, ReportOutcome, StaffDesk
 
 
@@ -105,6 +105,10 @@ class WorkerDesk:
     def set_ids(self) -> tuple[str, ...]:
         return self.staff.set_ids
 
+    def say(self, key: str, **values: object) -> str:
+        """A worker-facing text (`slack_<key>`), in the staff language."""
+        return self.texts.get(STAFF_LOCALE, f"slack_{key}", **values)
+
     def make_invite(self, slack_user: str, command: Command) -> InviteOutcome:
         """Create one invite for the worker registered as `slack_user`.
         Raises StorageError when the database cannot be used."""
@@ -135,7 +139,8 @@ class WorkerDesk:
             (c for c in self.texts.locales if c != self.config.default_locale),
             self.config.default_locale,
         )
-        body = say.HELP.format(
+        body = self.say(
+            "help",
             command=command_name,
             default_set=f"“{default_title}”",
             default_language=self.texts.names.get(
@@ -145,7 +150,7 @@ class WorkerDesk:
             languages=languages,
         )
         if unknown:
-            return say.UNKNOWN_WORD.format(word=escape(unknown)) + "\n" + body
+            return self.say("unknown_word", word=escape(unknown)) + "\n" + body
         return body
 
     def card_message(self, made: Made, bot_user_id: str) -> dict[str, Any]:
@@ -154,17 +159,18 @@ class WorkerDesk:
         titles = questionnaire.title if questionnaire else {}
         set_title = titles.get(self.config.default_locale) or titles.get(made.locale) or ""
         bot = f"<@{bot_user_id}>" if bot_user_id else "Heard"
-        details = say.CARD_DETAILS.format(
+        details = self.say(
+            "card_details",
             set_title=escape(set_title or made.set_id),
             language=escape(self.texts.names.get(made.locale, made.locale)),
             expires=f"{made.expires_at.day} {made.expires_at:%B %Y}",
         )
-        code = say.CARD_CODE.format(code=made.card.code, link=made.card.link)
-        how = say.CARD_HOW.format(bot=bot) + " " + say.CARD_QR_SENT.format(bot=bot)
+        code = self.say("card_code", code=made.card.code, link=made.card.link)
+        how = self.say("card_how", bot=bot) + " " + self.say("card_qr_sent", bot=bot)
         return {
-            "text": say.CARD_FALLBACK.format(code=made.card.code, link=made.card.link),
+            "text": self.say("card_fallback", code=made.card.code, link=made.card.link),
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": say.CARD_TITLE}},
+                {"type": "header", "text": {"type": "plain_text", "text": self.say("card_title")}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": details}]},
                 {"type": "section", "text": {"type": "mrkdwn", "text": code}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": how}},

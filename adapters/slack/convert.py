@@ -10,11 +10,14 @@ buttons. Nothing here does I/O, so captured payloads make complete tests.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from adapters.splitting import split_text
 from bot.core.messages import Choice, Inbound, InboundKind, Outbound
+from bot.core.texts import Texts
 
 PLATFORM = "slack"
 CHOICE_ACTION = "heard_choice_"
@@ -127,29 +130,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
-    """Split `text` into parts of at most `limit` characters, at line breaks
-    where possible, then at spaces, then anywhere."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit + 1)
-            cut = cut if cut > 0 else limit
-            parts.append(line[:cut])
-            line = line[cut:].lstrip(" ")
-        current = line
-    if current:
-        parts.append(current)
-    return [p for p in parts if p.strip()]
-
-
 def fallback(text: str) -> str:
     """The top-level `text` of a message: what Slack shows in notifications
     and where blocks cannot be shown. Escaped, and within Slack's limit."""
@@ -191,7 +171,7 @@ def render_text(text: str, choices: Sequence[Choice] = ()) -> dict[str, Any]:
         for i in range(0, len(choices), ELEMENTS_PER_ACTIONS_BLOCK)
     ]
     room = BLOCKS_PER_MESSAGE - len(groups)
-    parts = split_text(text)
+    parts = split_text(text, SECTION_TEXT_LIMIT)
     if len(parts) > room:
         parts = [*parts[: room - 1], _clip(parts[room - 1], SECTION_TEXT_LIMIT - 1) + "…"]
     blocks: list[dict[str, Any]] = [_section(p) for p in parts]
@@ -204,6 +184,21 @@ def render_text(text: str, choices: Sequence[Choice] = ()) -> dict[str, Any]:
         blocks.append({"type": "actions", "block_id": f"heard_choices_{g}", "elements": elements})
     text_only = fallback(text) if text.strip() else " / ".join(escape(c.label) for c in choices)
     return {"text": text_only, "blocks": blocks}
+
+
+SLACK_WORDING = {"hidden": "slack_hidden"}
+"""Replies whose general wording tells a family to do something Slack does
+not offer (delete the whole chat), and the Slack wording said instead."""
+
+
+def slack_wording(out: Outbound, texts: Texts) -> Outbound:
+    """`out` with Slack's own wording where the general reply does not fit
+    Slack, in the same language (the reply's text says which it is)."""
+    for key, slack_key in SLACK_WORDING.items():
+        for locale in texts.locales:
+            if out.text == texts.get(locale, key):
+                return dataclasses.replace(out, text=texts.get(locale, slack_key))
+    return out
 
 
 def render(out: Outbound) -> dict[str, Any]:

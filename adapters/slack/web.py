@@ -3,7 +3,8 @@
 Every call goes through `SlackWeb.call`, which
 
 - waits for the channel's turn when the call posts a message (Slack allows
-  about one message a second per channel, with short bursts);
+  about one message a second per channel, with short bursts), with the
+  shared `adapters.pacing.Pacer`;
 - honours HTTP 429 / `ratelimited` by waiting `Retry-After` and trying
   again, a bounded number of times; a wait longer than `max_retry_after`
   becomes `RetryAfter` for the caller to reschedule;
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.pacing import Pacer
 from bot.service.ports import DeliveryError, RetryAfter, TransientError, Unreachable
 
 log = logging.getLogger("heard.slack")
@@ -89,52 +90,6 @@ class SlackRefused(DeliveryError):
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class Pacer:
-    """A token bucket per channel: `rate` messages a second, bursts of `burst`.
-    A rate of 0 switches pacing off. Callers for one channel wait in turn."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int = BURST,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.rate = rate
-        self.burst = float(max(1, burst))
-        self._clock = clock
-        self._sleep = sleep
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def wait(self, key: str) -> None:
-        if self.rate <= 0:
-            return
-        if len(self._locks) > 1000:
-            self._forget_idle()
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            now = self._clock()
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
-                delay = (1.0 - tokens) / self.rate
-                await self._sleep(delay)
-                now += delay
-                tokens = 1.0
-            self._buckets[key] = (tokens - 1.0, now)
-
-    def _forget_idle(self) -> None:
-        now = self._clock()
-        for key, (tokens, last) in list(self._buckets.items()):
-            lock = self._locks.get(key)
-            full = tokens + (now - last) * self.rate >= self.burst
-            if full and (lock is None or not lock.locked()):
-                self._buckets.pop(key, None)
-                self._locks.pop(key, None)
-
-
 def _retry_after(headers: Mapping[str, Any] | None) -> float:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
@@ -161,7 +116,9 @@ class SlackWeb:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
-        self.pacer = Pacer(per_channel_per_second, burst, sleep=sleep)
+        self.pacer = Pacer(0, per_channel_per_second, burst, sleep=sleep)
+        """Per channel only: Slack has no overall message limit for an app,
+        about one message a second in each channel, with short bursts."""
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff or (0.0,)
         self.max_retry_after = max_retry_after
@@ -230,6 +187,11 @@ class SlackWeb:
         await self.call(
             "chat.update", lambda: self.client.chat_update(channel=channel, ts=ts, **payload)
         )
+
+    async def delete(self, channel: str, ts: str) -> None:
+        """Delete one of the app's own messages (Slack lets no app delete a
+        person's messages, nor a DM conversation)."""
+        await self.call("chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts))
 
     async def open_dm(self, user: str) -> str:
         """The DM channel id between the app and `user` (remembered)."""

@@ -36,11 +36,12 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
+from adapters.ordering import ChatOrder, Turn
 from adapters.pacing import Pacer
 from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
 from bot.config import TelegramConfig, env_secret
 from bot.core import texts as texts_mod
-from bot.core.errors import ConfigError, StorageError
+from bot.core.errors import ConfigError, HeldForSafety, StorageError
 from bot.core.messages import Outbound
 from bot.core.texts import Texts
 from bot.service.ports import (
@@ -102,7 +103,7 @@ class TelegramChannel:
         self._runner: web.AppRunner | None = None
         self._apologised: set[int] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._reply_tail: dict[str, asyncio.Future[None]] = {}
+        self._reply_order = ChatOrder()
         self._action_handlers: dict[str, ActionHandler] = {}
         self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._recent: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
@@ -340,6 +341,12 @@ class TelegramChannel:
             self._recent[inbound.chat_id].append(update.effective_message.message_id)
         try:
             replies = await self._on_inbound(inbound)
+        except HeldForSafety as held:
+            # The database is down but the family wrote of danger: help now
+            # (once per update), the alert is spooled, the update stays
+            # unconfirmed so Telegram delivers it again.
+            await self._apologise(update.update_id, inbound.chat_id, "", held.replies)
+            return False, None
         except StorageError:
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
             return False, None
@@ -348,44 +355,28 @@ class TelegramChannel:
             await self._apologise(update.update_id, inbound.chat_id, inbound.language_hint)
             return True, None
         pressed = query.message if query is not None else None
-        turn, previous = self._chat_turn(inbound.chat_id)
-        return True, self._deliver(inbound.chat_id, turn, previous, pressed, query, replies)
-
-    def _chat_turn(self, chat_id: str) -> tuple[asyncio.Future[None], asyncio.Future[None] | None]:
-        """A place in this chat's reply queue, taken now, so replies go out in
-        the order their updates were stored: (mine, the one to wait for)."""
-        previous = self._reply_tail.get(chat_id)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reply_tail[chat_id] = mine
-        return mine, previous
+        turn = self._reply_order.join(inbound.chat_id)
+        return True, self._deliver(inbound.chat_id, turn, pressed, query, replies)
 
     async def _deliver(
         self,
         chat_id: str,
-        turn: asyncio.Future[None],
-        previous: asyncio.Future[None] | None,
+        turn: Turn,
         pressed: Any,
         query: Any,
         replies: list[Outbound],
     ) -> None:
-        try:
-            if previous is not None:
-                await asyncio.shield(previous)
+        """Send one update's replies after the chat's earlier replies (its
+        `turn` was taken when the update was stored)."""
+        async with turn:
             if pressed is not None:
                 await self._settle_keyboard(chat_id, pressed, query.data or "")
             for out in replies:
-                if out.hide_chat:
-                    await self.hide_chat(out.chat_id)
-                    continue
                 try:
                     await self.send(out)
                 except DeliveryError as exc:
                     log.warning("reply not delivered: %s", exc.__class__.__name__)
                     break
-        finally:
-            turn.set_result(None)
-            if self._reply_tail.get(chat_id) is turn:
-                del self._reply_tail[chat_id]
 
     async def _settle_keyboard(self, chat_id: str, message: Any, data: str) -> None:
         """Show which button was pressed and take the keyboard away, so an old
@@ -427,22 +418,29 @@ class TelegramChannel:
                 continue
         return deleted
 
-    async def _apologise(self, update_id: int, chat_id: str, hint: str) -> None:
+    async def _apologise(
+        self, update_id: int, chat_id: str, hint: str, instead: list[Outbound] | None = None
+    ) -> None:
+        """Say "try again later" (or `instead`, the help message) once per update."""
         if update_id in self._apologised:
             return
         self._apologised.add(update_id)
         if len(self._apologised) > 10_000:
             self._apologised.clear()
-        locale = hint if hint in self.texts.locales else texts_mod.FALLBACK
-        out = Outbound(PLATFORM, chat_id, self.texts.get(locale, "try_later"))
-        with contextlib.suppress(DeliveryError):
-            await self.send(out)
+        outs = instead or [Outbound(PLATFORM, chat_id, self.texts.for_anyone("try_later", hint))]
+        for out in outs:
+            with contextlib.suppress(DeliveryError):
+                await self.send(out)
 
     # -- sending -------------------------------------------------------------------------------
 
     async def send(self, out: Outbound) -> str:
         """Send at Telegram's pace, honouring 429 and retrying transient
-        failures; returns the id of the (last) message sent."""
+        failures; returns the id of the (last) message sent. A `hide_chat`
+        Outbound deletes what Heard remembers of the chat and sends nothing."""
+        if out.hide_chat:
+            await self.hide_chat(out.chat_id)
+            return ""
         message_id = ""
         for part in render(out):
             message_id = await self._send_one(out.chat_id, part.text, part.markup)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from adapters.splitting import split_text
 from bot.core.messages import Inbound, InboundKind, Outbound
 
 PLATFORM = "telegram"
@@ -95,28 +96,6 @@ class Rendered:
     markup: InlineKeyboardMarkup | None
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries; never mid-word
-    unless a single word is longer than the limit."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            cut = rest.rfind(sep, 0, limit)
-            if cut > 0:
-                break
-        if cut <= 0:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
-
-
 def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
     if not out.choices:
         return None
@@ -133,7 +112,7 @@ def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
 def render(out: Outbound) -> list[Rendered]:
     """The sendMessage calls for one outbound message: long text is split, and
     the keyboard goes on the last part so it sits under the question."""
-    parts = split_text(out.text)
+    parts = split_text(out.text, MAX_TEXT) or [out.text]
     markup = keyboard(out)
     return [Rendered(p, markup if i == len(parts) - 1 else None) for i, p in enumerate(parts)]
 

@@ -1,27 +1,29 @@
 """What a safeguarding alert says to the duty team, and where it may go.
 
 Pure: the service gathers the facts (the alert, its case) and these functions
-turn them into words. A target is a Slack channel id ("C…", "G…", optionally
-"slack:C…") or a Telegram chat ("telegram:-100…"), never a person's DM.
+turn them into words. The wording is in `bot/locales/*.toml` (keys `alert_…`);
+alerts are written in the staff language, `bot.core.texts.STAFF_LOCALE`.
+A target is a Slack channel id ("C…", "G…", optionally "slack:C…") or a
+Telegram chat ("telegram:-100…"), never a person's DM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.errors import ConfigError
+from bot.core.texts import STAFF_LOCALE, Texts, load
 
 ACK_PREFIX = "alert:ack:"
 """Button data of the duty team's Acknowledge button: `alert:ack:<id>`."""
 KIND = "alert"
 """The outbox kind of an alert message (never held by quiet hours)."""
-CATEGORY_WORDS = {
-    "self_harm": "harm to self",
-    "harm_from_others": "harm from others",
-    "child_at_risk": "a child at risk",
-    "immediate_danger": "immediate danger",
-}
+CATEGORIES = ("self_harm", "harm_from_others", "child_at_risk", "immediate_danger", "concern")
+"""Safeguarding categories with their own words (`alert_category_<name>`);
+"concern" is a detection of the learned model that no rule explains."""
+UPGRADES = ("yes", "unsure", "no_answer", "again", "stopped", "forgotten")
+"""Why a "for review" alert became urgent (`alert_upgrade_<reason>`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,10 @@ class AlertFacts:
     at: datetime
     text: str
     case: str
+    review: bool = False
+    upgraded: str | None = None
+    """Why a "for review" alert became urgent (one of UPGRADES)."""
+    ask_within: timedelta = timedelta(minutes=5)
 
 
 def parse_target(text: str, key: str) -> Target | None:
@@ -63,37 +69,63 @@ def parse_target(text: str, key: str) -> Target | None:
     )
 
 
-def describe(categories: tuple[str, ...]) -> str:
-    return ", ".join(CATEGORY_WORDS.get(c, c.replace("_", " ")) for c in categories)
+def _staff(texts: Texts | None) -> tuple[Texts, str]:
+    return texts or load(), STAFF_LOCALE
 
 
-def describe_case(team: str | None, worker: str | None, code: str | None) -> str:
-    """The case line of an alert; the parts that are known."""
-    parts = []
-    if team is not None:
-        parts.append(f"team {team}")
-    if worker is not None:
-        parts.append(f"worker {worker}")
-    if code is not None:
-        parts.append(f"invite code {code}")
-    return ", ".join(parts) or "not yet linked to a case (written before an invite was used)"
-
-
-def alert_text(alert: AlertFacts, *, chase: int = 0) -> str:
-    head = f"⚠️ Safeguarding alert #{alert.id}"
-    if chase:
-        head = f"⏰ NOT YET ACKNOWLEDGED (reminder {chase}) — safeguarding alert #{alert.id}"
-    quoted = "\n".join(f"> {line}" for line in (alert.text or "").splitlines() or [""])
-    return (
-        f"{head}\n"
-        f"What: {describe(alert.categories)}\n"
-        f"When: {alert.at:%Y-%m-%d %H:%M} UTC\n"
-        f"Case: {alert.case}\n"
-        f"They wrote:\n{quoted}\n"
-        "The family was shown where to get help now. "
-        "Press Acknowledge when someone is dealing with it."
+def describe(categories: tuple[str, ...], *, texts: Texts | None = None) -> str:
+    t, loc = _staff(texts)
+    return ", ".join(
+        t.get(loc, f"alert_category_{c}") if c in CATEGORIES else c.replace("_", " ")
+        for c in categories
     )
 
 
-def acknowledged_text(alert_id: int, who: str, at: datetime) -> str:
-    return f"✓ Alert #{alert_id} acknowledged by {who} at {at:%H:%M} UTC"
+def describe_case(
+    team: str | None, worker: str | None, code: str | None, *, texts: Texts | None = None
+) -> str:
+    """The case line of an alert; the parts that are known."""
+    t, loc = _staff(texts)
+    parts = []
+    if team is not None:
+        parts.append(t.get(loc, "alert_case_team", team=team))
+    if worker is not None:
+        parts.append(t.get(loc, "alert_case_worker", worker=worker))
+    if code is not None:
+        parts.append(t.get(loc, "alert_case_code", code=code))
+    return ", ".join(parts) or t.get(loc, "alert_case_unlinked")
+
+
+def alert_text(alert: AlertFacts, *, chase: int = 0, texts: Texts | None = None) -> str:
+    t, loc = _staff(texts)
+    head = t.get(loc, "alert_head", id=alert.id)
+    ending = t.get(loc, "alert_ending")
+    if alert.review:
+        minutes = max(1, round(alert.ask_within.total_seconds() / 60))
+        head = t.get(loc, "alert_head_review", id=alert.id)
+        ending = t.get(loc, "alert_ending_review", minutes=minutes)
+    if alert.upgraded:
+        reason = (
+            t.get(loc, f"alert_upgrade_{alert.upgraded}")
+            if alert.upgraded in UPGRADES
+            else alert.upgraded
+        )
+        head = t.get(loc, "alert_head_upgraded", id=alert.id, reason=reason)
+    if chase:
+        head = t.get(loc, "alert_head_chase", chase=chase, id=alert.id)
+    quoted = "\n".join(f"> {line}" for line in (alert.text or "").splitlines() or [""])
+    return t.get(
+        loc,
+        "alert_body",
+        head=head,
+        what=describe(alert.categories, texts=t),
+        when=f"{alert.at:%Y-%m-%d %H:%M}",
+        case=alert.case,
+        quoted=quoted,
+        ending=ending,
+    )
+
+
+def acknowledged_text(alert_id: int, who: str, at: datetime, *, texts: Texts | None = None) -> str:
+    t, loc = _staff(texts)
+    return t.get(loc, "alert_acknowledged", id=alert_id, who=who, at=f"{at:%H:%M}")

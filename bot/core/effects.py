@@ -42,6 +42,18 @@ class SetStatus:
 class RaiseSafeguardingAlert:
     categories: tuple[str, ...]
     text: str
+    review: bool = False
+    """The uncertain band: sent to the duty team at once marked "for review",
+    not chased until an `UpgradeSafeguardingAlert` makes it urgent."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeSafeguardingAlert:
+    """Make the family's open "for review" alert urgent, with the usual chase."""
+
+    reason: str
+    """"yes", "unsure", "no_answer", "again" (another worrying message),
+    "stopped" or "forgotten"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,7 @@ Effect = (
     | CancelFollowUps
     | SetStatus
     | RaiseSafeguardingAlert
+    | UpgradeSafeguardingAlert
     | EraseRespondent
     | HideChat
 )

@@ -25,7 +25,8 @@ from typing import Any
 from bot.core import effects as fx
 from bot.core.messages import Choice, Reply
 from bot.core.questions import Kind, Question, Questionnaire
-from bot.core.texts import Texts, normalise
+from bot.core.safeguarding.decision import Level, Screening
+from bot.core.texts import COMMANDS, Texts, normalise
 
 
 class Phase(StrEnum):
@@ -52,9 +53,12 @@ class State:
     index: int = 0
     back_to: Phase | None = None
     """Where stop, forget and language return to."""
+    danger_check: bool = False
+    """The family was asked "Is anyone in danger right now?" and has not answered."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "danger_check": self.danger_check,
             "phase": self.phase.value,
             "set_id": self.set_id,
             "set_version": self.set_version,
@@ -75,6 +79,7 @@ class State:
             round=int(raw.get("round", 0)),
             index=int(raw.get("index", 0)),
             back_to=Phase(back) if back else None,
+            danger_check=bool(raw.get("danger_check", False)),
         )
 
 
@@ -125,8 +130,14 @@ class FollowUpDue:
 Event = Text | Press | Begin | InviteRejected | StartPlain | Unsupported | FollowUpDue
 
 
-def _no_screen(_: str) -> tuple[str, ...]:
-    return ()
+def _no_screen(_: str) -> Screening | None:
+    return None
+
+
+DANGER_SCOPE = "danger"
+"""Button scope of "Is anyone in danger right now?": `danger:yes|no|unsure`."""
+DANGER_CHECK = "danger_check"
+"""The follow-up kind that upgrades an unanswered danger question."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +147,10 @@ class Policy:
     checkin_every: timedelta = timedelta(weeks=6)
     reminder_after: timedelta = timedelta(hours=48)
     max_text_chars: int = 2000
-    screen: Callable[[str], tuple[str, ...]] = _no_screen
-    """Safeguarding check on free text: returns the danger categories found."""
+    screen: Callable[[str], Screening | None] = _no_screen
+    """Safeguarding check on free text (`bot.core.safeguarding.decision.screen`)."""
+    danger_check_after: timedelta = timedelta(minutes=5)
+    """An unanswered danger question becomes an urgent alert after this long."""
     help_now: Mapping[str, str] = field(default_factory=dict)
     """Per locale: where to get help now, shown when the screen finds danger."""
 
@@ -176,6 +189,7 @@ class _Conversation:
         self.replies: list[Reply] = []
         self.effects: list[fx.Effect] = []
         self.alerted = False
+        self.asked_danger = False
 
     # -- helpers -----------------------------------------------------------
 
@@ -323,11 +337,17 @@ class _Conversation:
             if name == "language":
                 for loc in self.texts.locales:
                     self.replies.append(Reply(self.texts.get(loc, "need_code")))
-            elif name in ("stop", "forget"):
+            elif name == "forget":
+                # A disclosure written before an invite was used carries the
+                # family's pseudonym: forget erases its words too.
+                self.effects.append(fx.EraseRespondent())
+                self.say("nothing_held")
+            elif name == "stop":
                 self.say("nothing_held")
             else:
                 self.prompt()
         elif name == "stop":
+            self.settle_danger("stopped")
             if s.phase is not Phase.STOPPED:
                 self.go(phase=Phase.STOPPED, back_to=self._resumable())
                 self.effects += [fx.SetStatus("stopped"), fx.CancelFollowUps()]
@@ -388,6 +408,7 @@ class _Conversation:
             self.on_question_answer(code, text)
         elif s.phase is Phase.CONFIRM_FORGET:
             if code == "yes":
+                self.settle_danger("forgotten")
                 self.go(phase=Phase.FORGOTTEN, back_to=None)
                 self.effects += [fx.CancelFollowUps(), fx.EraseRespondent()]
                 self.say("forgotten")
@@ -446,25 +467,95 @@ class _Conversation:
         return None
 
     def screen(self, text: str) -> None:
-        """Check free text for danger before anything else happens to it."""
+        """Check free text for danger before anything else happens to it.
+
+        An alert: help now, an urgent alert. The uncertain band: help now, a
+        "for review" alert at once, and the danger question (asked at the end
+        of this step's replies), with a follow-up that upgrades the alert if
+        nobody answers. Where the family cannot be asked later (no invite used
+        yet, so nothing about them is kept), or a question is already waiting,
+        the uncertain band is urgent straight away."""
         found = self.policy.screen(text)
-        if found:
-            self.alerted = True
-            self.effects.append(fx.RaiseSafeguardingAlert(tuple(found), text))
-            help_now = self.policy.help_now.get(self.state.locale) or self.policy.help_now.get(
-                "en", ""
+        if found is None:
+            return
+        self.alerted = True
+        pending = self.state.danger_check
+        can_ask = self.state.phase not in (Phase.NEW, Phase.FORGOTTEN)
+        review = found.level is Level.REVIEW and can_ask and not pending
+        self.effects.append(fx.RaiseSafeguardingAlert(found.categories, text, review=review))
+        if pending:
+            self.settle_danger("again")
+        help_now = self.policy.help_now.get(self.state.locale) or self.policy.help_now.get("en", "")
+        if help_now:
+            self.replies.append(Reply(help_now))
+        if review:
+            self.asked_danger = True
+            self.go(danger_check=True)
+            self.effects.append(
+                fx.ScheduleFollowUp(
+                    DANGER_CHECK,
+                    self.now + self.policy.danger_check_after,
+                    f"{DANGER_CHECK}:{self.now.isoformat()}",
+                )
             )
-            if help_now:
-                self.replies.append(Reply(help_now))
+
+    def danger_question(self) -> Reply:
+        return Reply(
+            self.t("danger_question"),
+            (
+                Choice(f"{DANGER_SCOPE}:yes", self.t("danger_yes")),
+                Choice(f"{DANGER_SCOPE}:no", self.t("danger_no")),
+                Choice(f"{DANGER_SCOPE}:unsure", self.t("danger_unsure")),
+            ),
+            columns=3,
+        )
+
+    def settle_danger(self, reason: str) -> None:
+        """A waiting danger question is over: upgrade the alert unless the answer was no."""
+        if not self.state.danger_check:
+            return
+        self.go(danger_check=False)
+        self.effects.append(fx.CancelFollowUps((DANGER_CHECK,)))
+        if reason != "no":
+            self.effects.append(fx.UpgradeSafeguardingAlert(reason))
+
+    def on_danger_answer(self, code: str) -> None:
+        if not self.state.danger_check:
+            self.say("danger_answered")
+            self.prompt()
+            return
+        if code not in ("yes", "no", "unsure"):
+            self.replies.append(self.danger_question())
+            return
+        self.settle_danger(code)
+        self.say("danger_thanks_no" if code == "no" else "danger_thanks_yes")
+        self.prompt()
 
     def on_text(self, text: str) -> None:
+        before = len(self.replies)
         self.screen(text)
+        if self.asked_danger:
+            # One gentle question and nothing else: the survey waits. A typed
+            # answer to the current question is still recorded.
+            held = len(self.replies)
+            self._on_text(text)
+            del self.replies[held:]
+            self.replies.append(self.danger_question())
+            return
+        if self.state.danger_check:
+            word = self.texts.word_for(text)
+            if word in ("yes", "no", "unsure") and len(self.replies) == before:
+                self.on_danger_answer(str(word))
+                return
+        self._on_text(text)
+
+    def _on_text(self, text: str) -> None:
         if len(text) > self.policy.max_text_chars:
             self.say("too_long", limit=f"{self.policy.max_text_chars:,}")
             self.prompt()
             return
         word = self.texts.word_for(text)
-        if word in ("stop", "forget", "help", "skip", "language", "start", "hide"):
+        if word in COMMANDS:
             self.command(word)
             return
         if self.state.phase in (Phase.CONSENT, Phase.CONFIRM_FORGET) and word in ("yes", "no"):
@@ -477,12 +568,12 @@ class _Conversation:
 
     def on_press(self, data: str) -> None:
         scope, sep, code = data.partition(":")
-        if (
-            sep
-            and scope == CMD_SCOPE
-            and code in ("stop", "forget", "help", "language", "start", "hide")
-        ):
+        # A skip button belongs to its question's scope, never to the command scope.
+        if sep and scope == CMD_SCOPE and code in COMMANDS and code != "skip":
             self.command(code)
+            return
+        if sep and scope == DANGER_SCOPE:
+            self.on_danger_answer(code)
             return
         if not sep or scope != self.scope():
             self.say("stale_button")
@@ -499,7 +590,9 @@ class _Conversation:
 
     def on_follow_up(self, kind: str) -> None:
         s = self.state
-        if kind == "checkin" and s.phase is Phase.DONE:
+        if kind == DANGER_CHECK:
+            self.settle_danger("no_answer")
+        elif kind == "checkin" and s.phase is Phase.DONE:
             self.go(phase=Phase.CONSENT, round=s.round + 1, index=0)
             self.say("checkin")
             self.prompt()
@@ -553,7 +646,10 @@ def step(
             if text:
                 conv.screen(text)
             conv.say("unsupported")
-            conv.prompt()
+            if conv.asked_danger:
+                conv.replies.append(conv.danger_question())
+            else:
+                conv.prompt()
         case FollowUpDue(kind=kind):
             conv.on_follow_up(kind)
     return conv.result()

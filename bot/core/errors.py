@@ -9,6 +9,7 @@ HeardError                 base of everything Heard raises on purpose
 ├── PeriodError            a report period is malformed or not over yet
 ├── ConflictError          the thing to add exists already (a team or worker of that name)
 ├── StorageError           the database cannot be reached or written
+│   └── HeldForSafety      ... while a family disclosed danger: help shown, alert spooled
 └── DeliveryError          a platform could not take a message
     ├── Unreachable        the person blocked the bot or the chat is gone: stop sending
     ├── RetryAfter         the platform asked us to wait `seconds` (429)
@@ -22,6 +23,8 @@ never see a vendor's exception.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class HeardError(Exception):
@@ -78,3 +81,15 @@ class RetryAfter(DeliveryError):
 
 class TransientError(DeliveryError):
     pass
+
+
+class HeldForSafety(StorageError):
+    """The database failed while a family was telling us someone may be in
+    danger. The alert is kept in the local spool; `replies` (where to get help
+    now) must still be shown at once. Nothing else was stored, so the platform
+    should deliver the message again (Telegram: leave it unconfirmed; Slack:
+    answer non-200)."""
+
+    def __init__(self, replies: list[Any]) -> None:
+        super().__init__("database unavailable; the alert is spooled")
+        self.replies = replies

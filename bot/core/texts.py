@@ -1,6 +1,8 @@
 """What Heard says, per language, loaded from `bot/locales/*.toml`.
 
-All user-facing wording lives in those files; code refers to keys only. A
+All user-facing wording lives in those files; code refers to keys only.
+`[text]` is what families read (held to the plain-language check); `[staff]`
+is what workers and the duty team read; both are looked up with `get`. A
 missing key in one language falls back to English so a half-finished
 translation never leaves a family without an answer.
 """
@@ -17,6 +19,9 @@ from bot.core.errors import ConfigError
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 FALLBACK = "en"
 COMMANDS = ("stop", "forget", "help", "skip", "language", "start", "hide")
+"""Every command word a family can type; the engine and `word_for` use this list."""
+STAFF_LOCALE = FALLBACK
+"""The organisation's staff language: duty-team alerts are written in it."""
 
 
 def normalise(text: str) -> str:
@@ -44,6 +49,24 @@ class Texts:
         table = self.strings.get(locale) or self.strings[FALLBACK]
         template = table.get(key) or self.strings[FALLBACK][key]
         return template.format(**values) if values else template
+
+    def for_anyone(self, key: str, locale: str = "", *, first: str = FALLBACK) -> str:
+        """`key` in `locale` (a code such as "cy" or "en-GB") when that is a
+        language we have; when the reader's
+        language is not known, in every language, `first` first, so whoever
+        reads it understands (an apology after a failure, before any state
+        could be read)."""
+        code = locale.split("-", 1)[0].lower()
+        if code in self.strings:
+            return self.get(code, key)
+        order = [first] if first in self.strings else []
+        order += [code for code in self.locales if code not in order]
+        said: list[str] = []
+        for code in order:
+            text = self.get(code, key)
+            if text not in said:
+                said.append(text)
+        return "\n\n".join(said)
 
     def word_for(self, text: str) -> str | None:
         """The command or answer word that `text` means, if any."""
@@ -73,7 +96,11 @@ def load(directory: Path = LOCALES_DIR) -> Texts:
             raise ConfigError(f"{path}: cannot read this language file ({exc})") from None
         code = path.stem
         names[code] = str(raw.get("name", code))
-        strings[code] = {k: str(v) for k, v in raw.get("text", {}).items()}
+        family = {k: str(v) for k, v in raw.get("text", {}).items()}
+        staff = {k: str(v) for k, v in raw.get("staff", {}).items()}
+        if clash := sorted(family.keys() & staff.keys()):
+            raise ConfigError(f"{path}: {', '.join(clash)} is in both [text] and [staff]")
+        strings[code] = family | staff
         for key, forms in raw.get("words", {}).items():
             words.setdefault(key, set()).update(normalise(f) for f in forms)
     if FALLBACK not in strings:

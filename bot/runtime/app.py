@@ -10,9 +10,18 @@ from typing import Any
 from bot.config import Config
 from bot.core import engine, texts
 from bot.core.safeguarding import Detector, default_detector
+from bot.core.safeguarding.decision import Screening
+from bot.core.safeguarding.decision import screen as screen_text
+from bot.core.safeguarding.model import default_model
 from bot.runtime.clock import SYSTEM, Time
+from bot.runtime.metrics import Metrics
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
+from bot.service.data_requests import DataRequests
+from bot.service.keys import KeyRotation
+from bot.service.monitoring import Monitoring
+from bot.service.retention import RetentionJob
+from bot.service.spool import AlertSpool
 from bot.service.staff import Staff
 from storage.unit import Store
 
@@ -24,11 +33,29 @@ class App:
     conversation: Conversations
     alerts: Alerts
     time: Time = field(default=SYSTEM)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def staff(self) -> Staff:
         """Administration use cases (teams, workers, invites, cases)."""
         return Staff(self.conversation, self.config)
+
+    @property
+    def data_requests(self) -> DataRequests:
+        """A family's requests to see or erase their data."""
+        return DataRequests(self.conversation, self.config)
+
+    @property
+    def retention(self) -> RetentionJob:
+        return RetentionJob(self.store, self.config.retention, self.conversation.clock)
+
+    @property
+    def monitoring(self) -> Monitoring:
+        return Monitoring(self.store, self.conversation.clock)
+
+    @property
+    def keys(self) -> KeyRotation:
+        return KeyRotation(self.store, self.config.pseudonym_secret, self.conversation.clock)
 
     @property
     def alert_desk(self) -> AlertDesk:
@@ -61,14 +88,14 @@ def help_now_texts(config: Config, all_texts: texts.Texts) -> dict[str, str]:
     return out
 
 
-def screen_for(config: Config) -> Callable[[str], tuple[str, ...]]:
-    """The safeguarding check the engine runs on every free text."""
+def screen_for(config: Config) -> Callable[[str], Screening | None]:
+    """The safeguarding check the engine runs on every free text: the rules
+    and the learned model (read on the first message, then kept)."""
     extra = config.safeguarding.extra_rules
     detector = Detector.load(extra) if extra else default_detector()
 
-    def screen(text: str) -> tuple[str, ...]:
-        found = detector.detect(text)
-        return found.categories if found else ()
+    def screen(text: str) -> Screening | None:
+        return screen_text(text, detector, default_model())
 
     return screen
 
@@ -80,6 +107,7 @@ def policy_for(config: Config, all_texts: texts.Texts | None = None) -> engine.P
         reminder_after=config.schedule.reminder_after,
         screen=screen_for(config),
         help_now=help_now_texts(config, all_texts),
+        danger_check_after=config.safeguarding.danger_check_after,
     )
 
 
@@ -104,5 +132,7 @@ def build(
         default_set=config.default_set,
         alert_sink=alert_sink or alerts,
         monotonic=time.monotonic,
+        alert_upgrade=alerts.upgrade,
+        spool=AlertSpool(config.safeguarding.spool_file),
     )
     return App(config, store, conversation, alerts, time)

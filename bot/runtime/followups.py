@@ -107,6 +107,7 @@ class FollowUpRunner:
             on_sent=on_sent,
             max_in_flight=max_in_flight or in_flight_for(app.config),
             idle_poll=schedule.sweep_every.total_seconds(),
+            metrics=app.metrics,
         )
         self._last_prune = -PRUNE_EVERY
         self.backlog = 4 * self.sender.max_in_flight

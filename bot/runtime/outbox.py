@@ -38,6 +38,7 @@ from typing import TypeVar
 from bot.core.errors import DeliveryError, RetryAfter, StorageError, TransientError, Unreachable
 from bot.core.messages import Choice, Outbound
 from bot.runtime.clock import SYSTEM, Time
+from bot.runtime.metrics import Metrics
 from bot.service.outbox import (
     Abandoned,
     Failed,
@@ -87,6 +88,7 @@ class Sender:
         retry_base: float = 5.0,
         retry_cap: float = 900.0,
         idle_poll: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channels = channels
         self.owner = owner
@@ -109,6 +111,7 @@ class Sender:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.idle_poll = idle_poll
+        self.metrics = metrics
         self.sent_count = 0
         self._inflight: dict[asyncio.Task[None], Row] = {}
         self._results: list[tuple[Row, Result]] = []
@@ -238,6 +241,8 @@ class Sender:
             result = Abandoned()
         else:
             result = await self._deliver(row)
+            if self.metrics is not None:
+                self.metrics.delivered(row.platform, row.kind, result)
         self._results.append((row, result))
 
     async def _deliver(self, row: Row) -> Result:

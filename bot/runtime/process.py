@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bot.core.errors import StorageError
 from bot.core.messages import Inbound, Outbound
 from bot.runtime.app import App
 from bot.service.ports import ActionChannel, Channel
@@ -30,7 +31,19 @@ class Runtime:
 
     async def on_inbound(self, inbound: Inbound) -> list[Outbound]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.app.conversation.handle, inbound)
+        metrics = self.app.metrics
+        try:
+            replies = await loop.run_in_executor(
+                self.executor, self.app.conversation.handle, inbound
+            )
+        except StorageError:
+            metrics.handled(inbound.platform, "storage_error")
+            raise
+        except Exception:
+            metrics.handled(inbound.platform, "error")
+            raise
+        metrics.handled(inbound.platform, "handled", len(replies))
+        return replies
 
     async def on_unreachable(self, platform: str, chat_id: str) -> None:
         loop = asyncio.get_running_loop()

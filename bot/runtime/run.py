@@ -13,8 +13,11 @@ import logging
 import signal
 
 from bot.core.errors import ConfigError, HeardError
-from bot.runtime import alerts, followups
+from bot.runtime import alerts, followups, retention
 from bot.runtime.app import App
+from bot.runtime.health import HealthServer
+from bot.runtime.log_format import use_format
+from bot.runtime.metrics import ErrorCounter
 from bot.runtime.process import Extra, Runtime
 from bot.runtime.registry import enabled_platforms, load_channel
 from bot.service.ports import Channel
@@ -44,15 +47,34 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     extras: tuple[Extra, ...] = (),
+    health: bool | None = None,
 ) -> None:
-    """Run until `stop` is set (or a signal arrives when `stop` is None)."""
+    """Run until `stop` is set (or a signal arrives when `stop` is None).
+
+    The health server (`[server] health_port`, unless `health` is False)
+    binds its port first, so a port already in use stops start-up before any
+    channel has started."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(app, channels)
-    await runtime.start()
+    server: HealthServer | None = None
+    if health is not False and app.config.server.health_port:
+        server = HealthServer(
+            app.config.server,
+            app.monitoring,
+            app.metrics,
+            tuple(c.platform for c in channels),
+        )
+        await server.start()
+    try:
+        runtime = Runtime(app, channels)
+        await runtime.start()
+    except BaseException:
+        if server is not None:
+            await server.stop()
+        raise
     tasks = [asyncio.create_task(extra(runtime)) for extra in extras]
     log.info("Heard is running: %s", ", ".join(runtime.channels))
     try:
@@ -64,18 +86,27 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await runtime.stop()
+        if server is not None:
+            await server.stop()
 
 
 def run(app: App) -> int:
     """`heard run`: the channels, plus follow-ups and the outbox sender."""
-    logging.getLogger().setLevel(app.config.log_level)
+    root = logging.getLogger()
+    root.setLevel(app.config.log_level)
+    use_format(app.config.log_format)
+    counter = ErrorCounter(app.metrics)
+    root.addHandler(counter)
     try:
         channels = channels_for(app)
         desk = app.alert_desk
-        extras = (followups.extra(on_sent=desk.on_sent), alerts.extra(desk))
+        extras: tuple[Extra, ...] = (followups.extra(on_sent=desk.on_sent), alerts.extra(desk))
+        if app.config.retention.nightly:
+            extras += (retention.extra(),)
         asyncio.run(serve(app, channels, extras=extras))
     except HeardError:
         raise
     finally:
+        root.removeHandler(counter)
         app.close()
     return 0

@@ -51,15 +51,37 @@ class AlertContext:
     categories: tuple[str, ...]
     text: str
     at: datetime
+    review: bool = False
+    """The uncertain band: "for review", not chased until upgraded."""
+    pseudonym: str | None = None
+    """The family's pseudonym, so "forget" finds it even before an invite."""
+    delivery_key: str | None = None
+    """`<platform>:<delivery id>`: one alert per delivery, however it arrives."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeContext:
+    """The family's answer (or silence) made their "for review" alert urgent."""
+
+    pseudonym: str
+    reason: str
+    at: datetime
 
 
 AlertSink = Callable[[Tx, AlertContext], None]
 """Called inside the transaction of the step that raised the alert."""
+AlertUpgrade = Callable[[Tx, UpgradeContext], None]
+"""Called inside the transaction of the step that upgraded it."""
 
 
 def log_alert(_: Tx, alert: AlertContext) -> None:
     """The sink when no duty channel is wired (tests, `heard chat`)."""
-    log.warning("safeguarding alert raised categories=%s", ",".join(alert.categories))
+    level = "review" if alert.review else "alert"
+    log.warning("safeguarding %s raised categories=%s", level, ",".join(alert.categories))
+
+
+def log_upgrade(_: Tx, upgrade: UpgradeContext) -> None:
+    log.warning("safeguarding review upgraded to an urgent alert (%s)", upgrade.reason)
 
 
 class Alerts:
@@ -78,9 +100,17 @@ class Alerts:
     # -- raising ---------------------------------------------------------------------
 
     def __call__(self, tx: Tx, ctx: AlertContext) -> None:
-        """The conversation's alert sink: runs in the transaction of the step."""
+        """The conversation's alert sink: runs in the transaction of the step.
+        A delivery that already raised its alert (kept in the spool while the
+        database was down, then redelivered by the platform) raises nothing."""
+        if ctx.delivery_key is not None and repo.alert_by_delivery(tx, ctx.delivery_key):
+            log.info("alert for this delivery already raised; not raised again")
+            return
         alert = repo.add_alert(
             tx,
+            level="review" if ctx.review else "alert",
+            pseudonym=ctx.pseudonym,
+            delivery_key=ctx.delivery_key,
             at=ctx.at,
             categories=",".join(ctx.categories),
             text=ctx.text,
@@ -100,7 +130,35 @@ class Alerts:
             return
         self._send(tx, alert, self.primary, ctx.at, chase=0)
 
-    def _send(self, tx: Tx, alert: Any, target: Target, now: datetime, *, chase: int) -> None:
+    def upgrade(self, tx: Tx, ctx: UpgradeContext) -> None:
+        """Make the family's newest open "for review" alert urgent: sent again
+        at once, marked urgent, and chased like any alert from now on."""
+        alert = repo.open_review_alert(tx, ctx.pseudonym)
+        if alert is None:
+            return
+        repo.upgrade_alert(tx, alert)
+        repo.audit(
+            tx,
+            "heard",
+            "safeguarding review upgraded",
+            {"alert_id": alert.id, "reason": ctx.reason},
+            ctx.at,
+        )
+        if self.primary is None:
+            log.error("alert #%d upgraded but NOT SENT: set [safeguarding] alert_channel", alert.id)
+            return
+        self._send(tx, alert, self.primary, ctx.at, chase=0, upgraded=ctx.reason)
+
+    def _send(
+        self,
+        tx: Tx,
+        alert: Any,
+        target: Target,
+        now: datetime,
+        *,
+        chase: int,
+        upgraded: str | None = None,
+    ) -> None:
         if self._is_the_worker(tx, alert, target):
             log.error("alert #%d: the duty channel is the worker's own; not sent there", alert.id)
             return
@@ -110,6 +168,9 @@ class Alerts:
             at=alert.at,
             text=alert.text or "",
             case=describe_case(*repo.alert_case(tx, alert)),
+            review=alert.level == "review",
+            upgraded=upgraded,
+            ask_within=self.config.danger_check_after,
         )
         repo.enqueue_outbound(
             tx,

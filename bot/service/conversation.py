@@ -10,22 +10,29 @@ lost and nothing is stored twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.core import effects as fx
 from bot.core import engine
 from bot.core import questions as question_sets
 from bot.core.engine import Phase, State
-from bot.core.errors import StorageError
+from bot.core.errors import HeldForSafety, StorageError
 from bot.core.invites import normalise_code
 from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.privacy import log_ref, pseudonym
 from bot.core.questions import Questionnaire
 from bot.core.texts import Texts
-from bot.service.alerts import AlertContext, AlertSink, log_alert
+from bot.service.alerts import (
+    AlertContext,
+    AlertSink,
+    AlertUpgrade,
+    UpgradeContext,
+    log_alert,
+    log_upgrade,
+)
+from bot.service.spool import AlertSpool
 from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -34,10 +41,6 @@ log = logging.getLogger("heard.service")
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -56,13 +59,17 @@ class Conversations:
         *,
         secret: bytes,
         texts: Texts,
+        clock: Clock,
+        monotonic: Monotonic,
         policy: engine.Policy | None = None,
-        clock: Clock = utc_now,
         sets: Mapping[str, Questionnaire] | None = None,
         default_set: str = "adult",
         alert_sink: AlertSink = log_alert,
-        monotonic: Monotonic = time.monotonic,
+        alert_upgrade: AlertUpgrade = log_upgrade,
+        spool: AlertSpool | None = None,
     ) -> None:
+        """`clock` (UTC wall time) and `monotonic` (for the sweep's time
+        budget) come from the composition root, so tests can replace them."""
         self.store = store
         self.secret = secret
         self.texts = texts
@@ -71,6 +78,8 @@ class Conversations:
         self.sets = dict(sets) if sets is not None else question_sets.shipped()
         self.default_set = default_set
         self.alert_sink = alert_sink
+        self.alert_upgrade = alert_upgrade
+        self.spool = spool
         self.monotonic = monotonic
 
     # -- inbound -------------------------------------------------------------
@@ -86,7 +95,81 @@ class Conversations:
                 inbound.platform,
                 type(exc.__cause__ or exc).__name__,
             )
+            help_now = self._hold_for_safety(inbound)
+            if help_now:
+                raise HeldForSafety(help_now) from exc
             raise
+
+    # -- safety without the database -------------------------------------------
+
+    def _hold_for_safety(self, inbound: Inbound) -> list[Outbound]:
+        """Screen the message without the database; if it is flagged, spool the
+        alert and return the help message to show now (empty otherwise).
+
+        Nothing about the conversation is known here, so the uncertain band is
+        treated as urgent: the family cannot be asked until the database is back."""
+        if inbound.kind not in (InboundKind.TEXT, InboundKind.UNSUPPORTED) or not inbound.text:
+            return []
+        found = self.policy.screen(inbound.text)
+        if found is None:
+            return []
+        locale = inbound.language_hint if inbound.language_hint in self.texts.locales else "en"
+        record = {
+            "delivery_key": f"{inbound.platform}:{inbound.message_key}",
+            "pseudonym": pseudonym(self.secret, inbound.platform, inbound.chat_id),
+            "platform": inbound.platform,
+            "locale": locale,
+            "categories": list(found.categories),
+            "text": inbound.text,
+            "at": self.clock().isoformat(),
+        }
+        if self.spool is None:
+            log.error("safeguarding alert could NOT be kept: no alert spool configured")
+        else:
+            try:
+                self.spool.put(record)
+                log.warning("database down: safeguarding alert kept in the local spool")
+            except OSError as exc:
+                log.error("safeguarding alert could NOT be spooled: %s", type(exc).__name__)
+        help_now = self.policy.help_now.get(locale) or self.policy.help_now.get("en", "")
+        return [Outbound(inbound.platform, inbound.chat_id, help_now)] if help_now else []
+
+    def drain_spool(self) -> int:
+        """Raise the alerts kept while the database was down (one transaction);
+        how many were new. Runs on the sweep's timer; raises StorageError while
+        the database is still down (the spool is kept)."""
+        if self.spool is None:
+            return 0
+        records, upto = self.spool.pending()
+        if not records:
+            return 0
+        raised = 0
+        with self.store.begin() as tx:
+            for rec in records:
+                key = str(rec["delivery_key"])
+                if repo.alert_by_delivery(tx, key) is not None:
+                    continue
+                row = repo.respondent_with_state(tx, str(rec["pseudonym"]))
+                self.alert_sink(
+                    tx,
+                    AlertContext(
+                        respondent_id=row.id if row else None,
+                        team_id=row.team_id if row else None,
+                        worker_id=row.worker_id if row else None,
+                        invite_id=row.invite_id if row else None,
+                        platform=str(rec["platform"]),
+                        locale=str(rec["locale"]),
+                        categories=tuple(rec["categories"]),
+                        text=str(rec["text"]),
+                        at=datetime.fromisoformat(str(rec["at"])),
+                        pseudonym=str(rec["pseudonym"]),
+                        delivery_key=key,
+                    ),
+                )
+                raised += 1
+        self.spool.remove(upto)
+        log.info("alert spool drained: %d raised, %d already known", raised, len(records) - raised)
+        return raised
 
     def _handle(self, tx: Tx, inbound: Inbound) -> list[Outbound]:
         now = self.clock()
@@ -112,7 +195,8 @@ class Conversations:
                 respondent_id, invite.team_id, invite.worker_id, invite.id, "active", None
             )
             repo.save_contact(tx, respondent_id, inbound.platform, inbound.chat_id, now)
-        self._apply(tx, loaded.row, result, inbound.platform, now)
+        delivery = f"{inbound.platform}:{inbound.message_key}"
+        self._apply(tx, loaded.row, result, inbound.platform, now, pseud, delivery)
         if loaded.row is not None and result.state.phase is not Phase.FORGOTTEN:
             repo.save_state(tx, loaded.row.id, result.state.to_dict(), now)
         if log.isEnabledFor(logging.INFO):
@@ -188,9 +272,18 @@ class Conversations:
         result: engine.Step,
         platform: str,
         now: datetime,
+        pseud: str | None = None,
+        delivery: str | None = None,
     ) -> None:
         state = result.state
         for effect in result.effects:
+            if isinstance(effect, fx.UpgradeSafeguardingAlert):
+                if pseud is not None:
+                    self.alert_upgrade(tx, UpgradeContext(pseud, effect.reason, now))
+                continue
+            if isinstance(effect, fx.EraseRespondent) and row is None and pseud is not None:
+                repo.erase_alert_words(tx, pseud)
+                continue
             if isinstance(effect, fx.RaiseSafeguardingAlert):
                 self.alert_sink(
                     tx,
@@ -204,6 +297,9 @@ class Conversations:
                         categories=effect.categories,
                         text=effect.text,
                         at=now,
+                        review=effect.review,
+                        pseudonym=pseud,
+                        delivery_key=delivery,
                     ),
                 )
                 continue
@@ -244,7 +340,13 @@ class Conversations:
         now = self.clock()
         row = repo.respondent_by_id(tx, respondent_id)
         contact = repo.contact_of(tx, respondent_id)
-        if row is None or contact is None or row.status != "active":
+        if row is None:
+            return []
+        if kind == engine.DANGER_CHECK:
+            # An unanswered danger question is upgraded whatever the family's
+            # status: the duty team must hear, even if we may not write to them.
+            return self._danger_check(tx, row.pseudonym, contact, now)
+        if contact is None or row.status != "active":
             return []
         conv = repo.respondent_with_state(tx, row.pseudonym)
         if conv is None or conv.state is None:
@@ -258,9 +360,28 @@ class Conversations:
             texts=self.texts,
             policy=self.policy,
         )
-        self._apply(tx, conv, result, contact[0], now)
+        self._apply(tx, conv, result, contact[0], now, row.pseudonym)
         repo.save_state(tx, respondent_id, result.state.to_dict(), now)
         return [Outbound.to(contact[0], contact[1], r) for r in result.replies]
+
+    def _danger_check(
+        self, tx: Tx, pseud: str, contact: tuple[str, str] | None, now: datetime
+    ) -> list[Outbound]:
+        conv = repo.respondent_with_state(tx, pseud)
+        if conv is None or conv.state is None:
+            return []
+        state = State.from_dict(conv.state)
+        result = engine.step(
+            state,
+            engine.FollowUpDue(engine.DANGER_CHECK),
+            self._questionnaire(state.set_id),
+            now,
+            texts=self.texts,
+            policy=self.policy,
+        )
+        self._apply(tx, conv, result, contact[0] if contact else "", now, pseud)
+        repo.save_state(tx, conv.id, result.state.to_dict(), now)
+        return []
 
     def mark_unreachable(self, platform: str, chat_id: str) -> bool:
         """The platform says this person blocked us: send nothing more, ever,

@@ -13,7 +13,9 @@ handled that instant is left for the next sweep), runs `Conversation.follow_up`
 for each (which says nothing to a family that stopped, declined, blocked the
 bot or was forgotten), queues the replies in the outbox and marks the
 follow-up done. A follow-up and its messages are committed together or not
-at all. While quiet hours last the sweep claims nothing. The runtime
+at all. While quiet hours last the sweep claims nothing but danger checks
+(an unanswered "Is anyone in danger right now?", which upgrades an alert to
+the duty team and says nothing to the family). The runtime
 (`bot.runtime.followups`) calls it on an APScheduler interval.
 """
 
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import ScheduleConfig
+from bot.core.engine import DANGER_CHECK
 from bot.core.messages import Outbound
 from bot.service.conversation import Conversations
 from storage import repo
@@ -49,6 +52,8 @@ class SweepResult:
     failed: int = 0
     """Raised an error; tried again when the lease expires."""
     quiet: bool = False
+    spooled: int = 0
+    """Alerts kept in the spool while the database was down, raised now."""
 
 
 class FollowUps:
@@ -79,11 +84,13 @@ class FollowUps:
         `max_batches`, `budget` seconds or `max_messages` queued are used up
         (the next sweep goes on)."""
         result = SweepResult()
+        result.spooled = self.conversation.drain_spool()
         started = self.monotonic()
         for _ in range(self.max_batches):
             now = self.conversation.clock()
             if self.quiet.contains(now):
                 result.quiet = True
+                self._batch(now, result, kinds=(DANGER_CHECK,))
                 break
             if self._batch(now, result) < self.batch:
                 break
@@ -93,7 +100,14 @@ class FollowUps:
                 break
         return result
 
-    def _batch(self, now: datetime, result: SweepResult, *, careful: bool = False) -> int:
+    def _batch(
+        self,
+        now: datetime,
+        result: SweepResult,
+        *,
+        careful: bool = False,
+        kinds: tuple[str, ...] = (),
+    ) -> int:
         """One transaction; returns how many follow-ups it claimed.
 
         Follow-ups run without savepoints (they cost a third of the time);
@@ -113,12 +127,13 @@ class FollowUps:
                     now=now,
                     lease_until=now + self.lease,
                     limit=self.batch,
+                    kinds=kinds,
                 )
                 if not due:
                     return 0
                 closed = repo.respondents_with_closed_case(tx, {d.respondent_id for d in due})
                 for item in due:
-                    if item.respondent_id in closed:
+                    if item.respondent_id in closed and item.kind != DANGER_CHECK:
                         cancelled.append(item.id)
                         continue
                     outs = self._run(tx, item, careful=careful)
@@ -146,7 +161,7 @@ class FollowUps:
                 repo.finish_followups(tx, done, "done")
                 repo.finish_followups(tx, cancelled, "cancelled")
         except _RunCarefully:
-            return self._batch(now, result, careful=True)
+            return self._batch(now, result, careful=True, kinds=kinds)
         result.done += len(done)
         result.messages += len(messages)
         result.cancelled += len(cancelled)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,9 +25,10 @@ from bot.runtime.app import App, build
 from bot.runtime.run import serve
 from bot.service import admin, alerts
 from storage import repo
-from storage.models import SafeguardingAlert
+from storage.models import OutboxMessage, SafeguardingAlert
+from storage.unit import Store
 from tests.adapters.telegram_harness import reply_after, telegram_config
-from tests.conftest import SECRET
+from tests.conftest import SECRET, FakeTime
 from tests.fakes.slack_api import FakeSlack, SlackClientForTests, block_actions_body, dm_channel_id
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -35,6 +36,8 @@ SIGNING = "alerts-test-signing-secret-0123"
 DUTY, FALLBACK, WORKER_SLACK = "C0DUTY", "C0FALLBACK", "U0WORKER"
 CHAT = 8101
 DISCLOSURE = "my step dad hits me and im scared to go home"
+LEASE = ScheduleConfig().lease
+IGNORED = "from outside the duty channels was ignored"
 
 
 @dataclass
@@ -66,6 +69,8 @@ async def _start(
     fakes: tuple[FakeTelegram, FakeSlack],
     monkeypatch: pytest.MonkeyPatch,
     ack_within: timedelta = timedelta(minutes=15),
+    time: FakeTime | None = None,
+    lease: timedelta = LEASE,
 ) -> AsyncIterator[Running]:
     tg, slack = fakes
     monkeypatch.setenv("HEARD_SLACK_BOT_TOKEN", slack.bot_token)
@@ -79,6 +84,7 @@ async def _start(
             ScheduleConfig(),
             sweep_every=timedelta(seconds=0.2),
             quiet_start=ScheduleConfig().quiet_end,
+            lease=lease,
         ),
         safeguarding=replace(
             SafeguardingConfig(),
@@ -87,7 +93,7 @@ async def _start(
             ack_within=ack_within,
         ),
     )
-    app = build(config)
+    app = build(config, time=time.time() if time else None)
     now = app.conversation.clock()
     with app.sessions.begin() as s:
         admin.add_team(s, "North", now)
@@ -156,20 +162,32 @@ async def test_a_disclosure_gets_help_at_once_and_an_alert_to_the_duty_channel(
     await heard.slack.async_wait_for(lambda: heard.alerts()[0].delivered_at, timeout=5)
     worker_dm = dm_channel_id(WORKER_SLACK)
     assert heard.slack.messages(worker_dm) == []
-    assert all(DISCLOSURE not in (m["text"] or "") for m in heard.slack.messages(worker_dm))
+    assert [c for c in heard.slack.calls() if DISCLOSURE in str(c["params"])] == [
+        c for c in heard.slack.calls("chat.postMessage") if c["params"].get("channel") == DUTY
+    ], "the family's words went to Slack only in the message to the duty channel"
 
 
 async def test_an_alert_survives_a_slack_outage_and_arrives_once(heard: Running) -> None:
     heard.slack.fail_for("chat.postMessage", 3.0, status=500)
     await _disclose(heard)
     await heard.slack.async_wait_for(lambda: heard.duty_messages(), timeout=30)
-    await asyncio.sleep(1.0)
+    await heard.slack.async_wait_for(lambda: _outbox_settled(heard), timeout=10)
     assert len(heard.duty_messages()) == 1
     failures = [c for c in heard.slack.calls("chat.postMessage") if c["status"] == 500]
     assert failures, "the outage never happened"
 
 
-async def test_the_duty_team_acknowledges_and_a_forged_press_is_ignored(heard: Running) -> None:
+def _outbox_settled(h: Running) -> bool:
+    """Nothing left waiting or in flight in the outbox."""
+    with h.app.sessions() as s:
+        return not s.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "claimed")))
+        ).all()
+
+
+async def test_the_duty_team_acknowledges_and_a_forged_press_is_ignored(
+    heard: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     await _disclose(heard)
     await heard.slack.async_wait_for(lambda: heard.duty_messages(), timeout=15)
     (message,) = heard.duty_messages()
@@ -185,7 +203,11 @@ async def test_the_duty_team_acknowledges_and_a_forged_press_is_ignored(heard: R
     )
     assert (await client.apost(heard.slack_url, forged))[0] == 200
     heard.tg.user_presses(CHAT, heard.tg.sent(CHAT)[-1]["message_id"], button["value"])
-    await asyncio.sleep(1.0)
+
+    def ignored() -> int:
+        return sum(IGNORED in r.getMessage() for r in caplog.records)
+
+    await heard.slack.async_wait_for(lambda: ignored() == 2, timeout=10)
     assert heard.alerts()[0].status == "open"
 
     real = block_actions_body(
@@ -208,15 +230,19 @@ async def test_an_unacknowledged_alert_is_chased_to_the_fallback_until_someone_a
     db_url: str, fakes: tuple[FakeTelegram, FakeSlack], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async for h in _start(db_url, fakes, monkeypatch, ack_within=timedelta(seconds=1)):
+
+        def chases(h: Running = h) -> int:
+            return len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED"))
+
         await _disclose(h)
-        await h.slack.async_wait_for(
-            lambda h=h: len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED")) >= 2, timeout=20
-        )
+        await h.slack.async_wait_for(lambda: chases() >= 2, timeout=20)
         h.app.alert_desk.acknowledge("alert:ack:1", "slack:U0DUTY1", f"slack:{DUTY}")
-        await asyncio.sleep(0.5)
-        chased = len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED"))
-        await asyncio.sleep(2.5)
-        assert len(h.duty_messages(FALLBACK, "NOT YET ACKNOWLEDGED")) == chased
+        await asyncio.sleep(1.2)  # a chase under way finishes and is sent
+        await h.slack.async_wait_for(lambda h=h: _outbox_settled(h), timeout=10)
+        chased, sends = chases(), h.alerts()[0].sends
+        await asyncio.sleep(2.5)  # two more chase checks
+        assert chases() == chased and h.alerts()[0].sends == sends
+        assert h.alerts()[0].status == "acknowledged"
         assert h.slack.messages(dm_channel_id(WORKER_SLACK)) == []
 
 
@@ -245,3 +271,46 @@ def test_duty_targets_accept_slack_and_telegram_channels() -> None:
         replace(SafeguardingConfig(), alert_channel="slack:C1", fallback_channel="telegram:-1001")
     )
     assert a.duty_targets() == {"slack:C1", "telegram:-1001"}
+
+
+def test_an_alert_is_never_sent_to_a_channel_registered_as_the_workers_own(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker registered with the duty channel as their Slack id (an
+    administrator's slip: `heard worker add --slack-user C0DUTY`) must not be
+    sent the alert about their own case; another worker's alert still goes."""
+    desk = alerts.Alerts(replace(SafeguardingConfig(), alert_channel=DUTY))
+    store = Store.open(db_url)
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    try:
+        with store.begin() as tx:
+            admin.add_team(tx, "North", now)
+            own = admin.add_worker(tx, "North", "Sam Jones", DUTY, now)
+            other = admin.add_worker(tx, "North", "Ali Khan", "U0OTHER", now)
+            for worker in (own, other):
+                desk(tx, _alert_for(worker.id, worker.team_id, now))
+        with store.begin() as tx:
+            queued = list(tx.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+            raised = list(tx.scalars(select(SafeguardingAlert).order_by(SafeguardingAlert.id)))
+        assert [a.worker_id for a in raised] == [own.id, other.id]
+        assert [(m.address, m.ref) for m in queued] == [(DUTY, str(raised[1].id))]
+        (line,) = [r.getMessage() for r in caplog.records if "worker's own" in r.getMessage()]
+        assert line == (
+            f"alert #{raised[0].id}: the duty channel is the worker's own; not sent there"
+        )
+    finally:
+        store.dispose()
+
+
+def _alert_for(worker_id: int, team_id: int, now: datetime) -> alerts.AlertContext:
+    return alerts.AlertContext(
+        respondent_id=None,
+        team_id=team_id,
+        worker_id=worker_id,
+        invite_id=None,
+        platform="telegram",
+        locale="en",
+        categories=("harm_from_others",),
+        text=DISCLOSURE,
+        at=now,
+    )

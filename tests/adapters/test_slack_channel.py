@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from adapters.slack import SlackChannel
-from adapters.slack.texts import SORRY
 from bot.config import Config, SlackConfig, TelegramConfig
+from bot.core.texts import load
 from bot.runtime.process import Runtime
 from bot.service.conversation import Conversations
 from storage import repo
@@ -45,6 +45,9 @@ from tests.fakes.slack_api import (
 from tests.helpers import app_of, make_invite, tiny_sets
 
 MakeService = Callable[..., Conversations]
+TEXTS = load()
+SORRY = TEXTS.get("en", "try_later")
+SORRY_CY = TEXTS.get("cy", "try_later")
 SIGNING_SECRET = "heard-test-signing-secret-0123456789"
 FAMILY = "U0FAMILY01"
 WORKER = "U0WORKER01"
@@ -178,9 +181,9 @@ async def slack_shipped(
         yield running
 
 
-def _invite_code(service: Conversations, clock: FakeClock) -> str:
+def _invite_code(service: Conversations, clock: FakeClock, locale: str = "en") -> str:
     with service.store.sessions.begin() as s:
-        return make_invite(s, clock()).code
+        return make_invite(s, clock(), locale=locale).code
 
 
 def _processed(service: Conversations) -> int:
@@ -265,6 +268,63 @@ async def test_typed_commands_work_in_a_dm(slack: Slack, clock: FakeClock) -> No
     assert "not send you any more messages" in (await slack.next_message())["text"]
 
 
+async def test_hide_deletes_heards_messages_and_says_what_to_do_in_slack(
+    slack: Slack, clock: FakeClock
+) -> None:
+    channel = dm_channel_id(FAMILY)
+    await slack.write(_invite_code(slack.service, clock))
+    await slack.next_message()
+    await slack.write("help")
+    help_message = await slack.next_message()
+    await slack.next_message()
+    before = [m["ts"] for m in slack.fake.messages(channel, kind="message")]
+    assert len(before) == 3
+
+    assert await slack.tap(help_message, "hide") == 200
+    hidden = await slack.next_message()
+    await slack.settle()
+
+    assert hidden["text"] == TEXTS.get("en", "slack_hidden")
+    assert "Close conversation" in hidden["text"]
+    deleted = {c["params"]["ts"] for c in slack.fake.calls("chat.delete")}
+    assert deleted == set(before)
+    assert all(m["deleted"] for m in slack.fake.messages(channel, kind="message")[:3])
+    assert not slack.fake.messages(channel, kind="message")[-1]["deleted"]
+    posts = slack.fake.calls("chat.postMessage")
+    assert all(c["response"].get("ok") for c in posts), "no post failed (no_text)"
+    assert len(posts) == 4
+
+
+async def test_a_typed_hide_in_welsh_gets_the_welsh_slack_reply(
+    slack: Slack, clock: FakeClock
+) -> None:
+    await slack.write(_invite_code(slack.service, clock, locale="cy"))
+    await slack.next_message()
+    await slack.write("cuddio")
+    hidden = await slack.next_message()
+    assert hidden["text"] == TEXTS.get("cy", "slack_hidden")
+    assert "Close conversation" in hidden["text"] and "Wedi'i wneud" in hidden["text"]
+    await slack.settle()
+    assert len(slack.fake.calls("chat.delete")) == 1
+    # A second hide deletes the first one's reply and answers again.
+    await slack.write("hide")
+    again = await slack.next_message()
+    assert again["text"] == TEXTS.get("cy", "slack_hidden")
+    await slack.settle()
+    assert len(slack.fake.calls("chat.delete")) == 2
+
+
+async def test_hide_still_answers_when_slack_will_not_delete(
+    slack: Slack, clock: FakeClock
+) -> None:
+    await slack.write(_invite_code(slack.service, clock))
+    await slack.next_message()
+    slack.fake.respond_error("chat.delete", "cant_delete_message")
+    await slack.write("hide")
+    hidden = await slack.next_message()
+    assert hidden["text"] == TEXTS.get("en", "slack_hidden")
+
+
 async def test_the_bots_own_messages_are_ignored(slack: Slack) -> None:
     channel = dm_channel_id(FAMILY)
     status, _ = await slack.post(event_body(bot_message_event(channel, "Hello from Heard")))
@@ -312,7 +372,8 @@ async def test_a_database_that_is_down_gets_a_kind_reply_and_the_retry_works(
     monkeypatch.setattr(repo, "save_state", broken)
     await slack.write(code, event_id="EvDOWN0001")
     sorry = await slack.next_message()
-    assert sorry["text"] == SORRY
+    # Slack does not tell us the family's language: English first, then Welsh.
+    assert sorry["text"] == f"{SORRY}\n\n{SORRY_CY}"
     assert "Traceback" not in json.dumps(slack.fake.messages())
     assert _processed(slack.service) == 0
 
@@ -515,7 +576,7 @@ async def test_an_invite_while_the_database_is_down_gets_a_kind_answer(
     monkeypatch.setattr(repo, "worker_by_slack_user", broken)
     await slack_shipped.command("invite")
     answer = await slack_shipped.fake.async_wait_for_message(kind="ephemeral")
-    assert answer["text"] == SORRY
+    assert answer["text"] == SORRY  # workers are answered in the staff language
 
 
 async def test_a_family_who_closed_the_dm_is_marked_unreachable(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bot.config import Config, SafeguardingConfig, SlackConfig
 from bot.core import texts
 from bot.core.errors import ConfigError
 from bot.core.messages import Choice, Inbound, Outbound
+from bot.runtime.clock import utc_now
 from bot.runtime.run import channels_for
 from bot.service.conversation import Conversations
 from bot.service.ports import RetryAfter, TransientError, Unreachable
@@ -47,7 +49,9 @@ def fake() -> Iterator[FakeSlack]:
 def service(tmp_path: Path) -> Iterator[Conversations]:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'heard.db'}")
     db.upgrade(engine)
-    yield Conversations(Store(engine), secret=SECRET, texts=texts.load())
+    yield Conversations(
+        Store(engine), secret=SECRET, texts=texts.load(), clock=utc_now, monotonic=time.monotonic
+    )
     engine.dispose()
 
 

@@ -65,7 +65,9 @@ async def test_whole_survey_over_webhook(db_url: str, tg: FakeTelegram) -> None:
         await reply_after(tg, CHAT, lambda: tg.user_taps(CHAT, "Yes, let's start"))
         assert "Thank you" in await answer_everything(tg)
         assert len(heard.answers()) == len(ADULT.questions)
-        assert all(d.get("secret_token") == WEBHOOK_SECRET or True for d in tg.webhook_deliveries)
+        deliveries = tg.webhook_deliveries
+        assert deliveries, "nothing came over the webhook"
+        assert {(d["secret_token"], d["status"]) for d in deliveries} == {(WEBHOOK_SECRET, 200)}
 
 
 async def test_webhook_refuses_a_missing_or_wrong_secret(db_url: str, tg: FakeTelegram) -> None:

@@ -1602,6 +1602,7 @@ class FakeTelegram:
                             "update_id": entry.update_id,
                             "attempt": attempt,
                             "status": outcome,
+                            "secret_token": hook.secret_token,
                             "t": time.monotonic(),
                         }
                     )

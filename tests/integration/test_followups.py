@@ -22,7 +22,6 @@ from bot.core.errors import ConfigError, NotFoundError
 from bot.core.messages import Outbound
 from bot.core.quiet_hours import QUIET_KINDS, QuietHours
 from bot.runtime.app import build
-from bot.runtime.clock import Time
 from bot.runtime.followups import FollowUpRunner
 from bot.runtime.outbox import Sender
 from bot.service.cases import close_cases
@@ -31,7 +30,7 @@ from bot.service.followups import FollowUps, SweepResult
 from bot.service.ports import DeliveryError, RetryAfter, TransientError, Unreachable
 from storage import repo
 from storage.models import Contact, Conversation, FollowUp, Invite, OutboxMessage, Respondent
-from tests.conftest import SECRET, FakeClock
+from tests.conftest import SECRET, FakeClock, FakeTime
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 
 MakeService = Callable[..., Conversations]
@@ -112,7 +111,7 @@ def make_heard(
         service.store,
         {"test": channel},
         owner=owner,
-        time=Time(now=clock),
+        time=FakeTime(clock).time(),
         lease=schedule.lease,
         held_kinds=held,
         on_sent=lambda kind, ref, mid: hooks.append((kind, ref, mid)),
@@ -494,7 +493,7 @@ async def test_transient_failures_back_off_and_keep_the_order_of_a_chat(
     assert await heard.due() == []
     first, second = _outbox(service)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "TransientError")
-    assert first.next_attempt_at >= clock() + timedelta(seconds=5)
+    assert first.next_attempt_at == clock() + timedelta(seconds=5)  # retry_base, no jitter
     assert (second.status, second.attempts) == ("pending", 0)  # waits behind the first
 
     clock.advance(timedelta(seconds=7))

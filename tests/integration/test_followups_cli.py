@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -43,7 +44,9 @@ def test_followups_shows_counts_and_next_due_without_personal_data(
     tmp_path: Path, db_url: str, clock: FakeClock
 ) -> None:
     eng = db.make_engine(db_url)
-    service = Conversations(Store(eng), secret=SECRET, texts=texts.load(), clock=clock)
+    service = Conversations(
+        Store(eng), secret=SECRET, texts=texts.load(), clock=clock, monotonic=time.monotonic
+    )
     chats = seed_due_checkins(
         service.store.sessions,
         count=3,

@@ -17,7 +17,7 @@ from bot.runtime.app import App, build
 from bot.runtime.followups import FollowUpRunner
 from bot.runtime.process import Runtime
 from storage.models import OutboxMessage, Respondent
-from tests.conftest import SECRET, FakeClock
+from tests.conftest import SECRET, FakeClock, FakeTime
 from tests.fakes.telegram_api import FakeTelegram
 from tests.followups_seed import seed_due_checkins
 
@@ -54,7 +54,7 @@ async def heard(db_url: str, tg: FakeTelegram, clock: FakeClock) -> AsyncIterato
             chat_burst=3,
         ),
     )
-    app = build(config, clock=clock)
+    app = build(config, time=FakeTime(clock).time())
     channel = TelegramChannel(config.telegram, tg.token, poll_timeout=1)
     runtime = Runtime(app, [channel])
     await runtime.start()

@@ -4,6 +4,7 @@ does ends up stored once, durably, and only as much as it needs to be."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from storage import repo
 from storage.models import Answer, AuditEntry, Contact, Conversation, FollowUp, Respondent
 from storage.unit import Store
 from tests.conftest import SECRET, Alerts, FakeClock
-from tests.helpers import ChatFamily, make_invite, tiny_sets
+from tests.helpers import ChatFamily, make_invite, screen_hurt, tiny_sets
 
 MakeService = Callable[..., Conversations]
 
@@ -250,7 +251,9 @@ def test_a_database_that_went_away_gives_a_storage_error(tmp_path: object) -> No
     from storage import db
 
     eng = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    svc = Conversations(Store(eng), secret=SECRET, texts=texts.load())
+    svc = Conversations(
+        Store(eng), secret=SECRET, texts=texts.load(), clock=FakeClock(), monotonic=time.monotonic
+    )
     with pytest.raises(StorageError):
         svc.handle(Inbound("test", "1", "k", InboundKind.TEXT, text="hi"))
 
@@ -261,7 +264,8 @@ def test_safeguarding_alert_reaches_the_sink_with_the_case(
     from bot.core.engine import Policy
 
     svc = make_service(
-        sets=tiny_sets(), policy=Policy(screen=lambda t: ("harm_to_self",) if "hurt" in t else ())
+        sets=tiny_sets(),
+        policy=Policy(screen=screen_hurt("harm_to_self")),
     )
     token, _ = _invite(svc, clock)
     fam = ChatFamily(svc)
@@ -289,3 +293,39 @@ def test_follow_up_runs_in_the_callers_transaction(
     with service.store.sessions() as s:
         state = State.from_dict(s.scalars(select(Conversation.state)).one())
         assert state.phase is Phase.STOPPED
+
+
+def test_forget_erases_a_disclosure_written_before_an_invite_was_used(
+    make_service: MakeService, clock: FakeClock
+) -> None:
+    from bot.config import SafeguardingConfig
+    from bot.core.engine import Policy
+    from bot.service.alerts import Alerts as DutyAlerts
+    from storage.models import SafeguardingAlert
+
+    svc = make_service(
+        sets=tiny_sets(),
+        default_set="tiny",
+        policy=Policy(screen=screen_hurt("harm_from_others")),
+        alert_sink=DutyAlerts(SafeguardingConfig()),
+    )
+
+    def alerts() -> list[SafeguardingAlert]:
+        with svc.store.sessions() as s:
+            return list(s.scalars(select(SafeguardingAlert).order_by(SafeguardingAlert.id)))
+
+    early = ChatFamily(svc, "501")
+    early.say("my brother hurts me")
+    (alert,) = alerts()
+    assert alert.text and alert.pseudonym and alert.respondent_id is None
+    early.say("forget")
+    (alert,) = alerts()
+    assert alert.text is None and alert.pseudonym is None and alert.categories
+
+    later = ChatFamily(svc, "502")
+    later.say("he hurts me when mum is out")
+    token, _ = _invite(svc, clock)
+    later.start(token)
+    later.say("forget")
+    later.press("forget:yes")
+    assert [a.text for a in alerts()] == [None, None]

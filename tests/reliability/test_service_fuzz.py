@@ -4,6 +4,7 @@ state it can resume from."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -82,6 +83,7 @@ def test_random_conversations_with_redeliveries(
         secret=SECRET,
         texts=texts.load(),
         clock=clock,
+        monotonic=time.monotonic,
         sets=tiny_sets(),
         default_set="tiny",
     )

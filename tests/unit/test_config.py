@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SafeguardingConfig, ScheduleConfig, SlackConfig, TelegramConfig, parse
+from bot.config import (
+    DataRequestsConfig,
+    RetentionConfig,
+    SafeguardingConfig,
+    ScheduleConfig,
+    ServerConfig,
+    SlackConfig,
+    TelegramConfig,
+    parse,
+)
 from bot.core.durations import parse_duration, parse_window
 from bot.core.errors import ConfigError
 
@@ -26,7 +35,24 @@ def test_the_example_config_loads_and_matches_the_defaults() -> None:
     assert config.slack == SlackConfig()
     assert config.schedule == ScheduleConfig()
     assert config.safeguarding == SafeguardingConfig()
+    assert config.retention == RetentionConfig()
+    assert config.server == ServerConfig()
+    assert config.data_requests == DataRequestsConfig()
+    assert config.log_format == "text"
     assert config.pseudonym_secret == b"a-secret-of-enough-length"
+
+
+@pytest.mark.parametrize(
+    "section,fields",
+    [
+        ("retention", RetentionConfig),
+        ("server", ServerConfig),
+        ("data_requests", DataRequestsConfig),
+    ],
+)
+def test_the_example_documents_every_operations_key(section: str, fields: type) -> None:
+    raw = tomllib.loads(EXAMPLE.read_text())
+    assert set(raw[section]) == set(fields.__dataclass_fields__)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +78,13 @@ def test_the_example_documents_every_platform_key(section: str, fields: type) ->
         ({"safeguarding": {"helplines": [{"name": "X"}]}}, "[safeguarding] helplines #1"),
         ({"nonsense": 1}, "nonsense: unknown key"),
         ({"database": "sqlite://"}, "[database]"),
+        ({"retention": {"answers": "3 fortnights"}}, "[retention] answers"),
+        ({"retention": {"contacts": 12}}, "[retention] contacts"),
+        ({"retention": {"run_at": "late"}}, "[retention] run_at"),
+        ({"retention": {"keep": "1y"}}, "[retention] keep: unknown key"),
+        ({"server": {"health_port": 70000}}, "[server] health_port"),
+        ({"logging": {"format": "xml"}}, "[logging] format"),
+        ({"data_requests": {"include_duty_notes": "no"}}, "[data_requests] include_duty_notes"),
     ],
 )
 def test_mistakes_name_the_key(raw: dict[str, object], key: str) -> None:
@@ -80,3 +113,30 @@ def test_access_admins_are_slack_user_ids() -> None:
         parse({"access": {"admins": "U0ADMIN001"}}, "heard.toml")
     with pytest.raises(ConfigError, match=r"\[access\] role: unknown key"):
         parse({"access": {"role": "x"}}, "heard.toml")
+
+
+def test_operations_keys_and_their_defaults() -> None:
+    default = parse({}, "heard.toml")
+    assert default.server.health_port == 0 and default.server.health_listen == "127.0.0.1"
+    assert default.log_format == "text"
+    assert default.data_requests.include_duty_notes is False
+    rules = {k: v.describe() for k, v in default.retention.rules().items()}
+    assert rules == {
+        "contacts": "12 months after case closed",
+        "conversations": "90 days",
+        "answers": "3 years",
+        "alerts": "6 years",
+        "processed_inbound": "7 days",
+        "audit": "6 years",
+    }
+    config = parse(
+        {
+            "retention": {"answers": "forever", "run_at": "03:15", "nightly": False},
+            "server": {"health_port": 9464},
+            "logging": {"format": "json"},
+        },
+        "heard.toml",
+    )
+    assert config.retention.answers.forever and config.retention.run_at == time(3, 15)
+    assert config.retention.nightly is False
+    assert config.server.health_port == 9464 and config.log_format == "json"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.core import effects as fx
 from bot.core import texts as texts_mod
 from bot.core.engine import (
+    DANGER_CHECK,
     Begin,
     Event,
     FollowUpDue,
@@ -27,6 +28,7 @@ from bot.core.engine import (
     step,
 )
 from bot.core.questions import load_file
+from tests.helpers import screen_hurt, screen_words
 
 TINY = load_file(Path(__file__).parent.parent / "data" / "tiny.toml")
 TEXTS = texts_mod.load()
@@ -274,7 +276,8 @@ def test_rejected_invites_explain_what_to_do(reason: str, expect: str) -> None:
 
 def test_screen_runs_first_and_help_comes_before_anything_else() -> None:
     policy = Policy(
-        screen=lambda t: ("harm_to_self",) if "hurt" in t else (), help_now={"en": "Call 999"}
+        screen=screen_hurt("harm_to_self"),
+        help_now={"en": "Call 999"},
     )
     fam = Family(policy).started()
     s = fam.do(Text("I want to hurt myself"))
@@ -361,7 +364,8 @@ def test_help_offers_a_hide_button() -> None:
 
 def test_after_a_disclosure_the_question_comes_back_without_a_telling_off() -> None:
     policy = Policy(
-        screen=lambda t: ("self_harm",) if "hurt" in t else (), help_now={"en": "Call 999"}
+        screen=screen_hurt("self_harm"),
+        help_now={"en": "Call 999"},
     )
     fam = Family(policy).started()
     s = fam.do(Text("he hurt me"))
@@ -369,3 +373,104 @@ def test_after_a_disclosure_the_question_comes_back_without_a_telling_off() -> N
     assert texts[0] == "Call 999"
     assert not any("didn't get that" in t for t in texts)
     assert "(1 of 4)" in texts[-1]
+
+
+# -- the uncertain band: help, a "for review" alert, one gentle question ---------
+
+REVIEW_POLICY = Policy(
+    screen=screen_words(),
+    help_now={"en": "Call 999", "cy": "Ffoniwch 999"},
+    danger_check_after=timedelta(minutes=5),
+)
+
+
+def _in_band() -> tuple[Family, Step]:
+    fam = Family(REVIEW_POLICY).started()
+    return fam, fam.do(Text("things feel a bit wobbly at home"))
+
+
+def test_the_uncertain_band_shows_help_tells_the_team_and_asks_one_question() -> None:
+    fam, s = _in_band()
+    assert s.replies[0].text == "Call 999"
+    question = s.replies[-1]
+    assert question.text == "Is anyone in danger right now?"
+    assert [c.data for c in question.choices] == ["danger:yes", "danger:no", "danger:unsure"]
+    assert len(s.replies) == 2, "the survey waits behind the one question"
+    raised = [e for e in s.effects if isinstance(e, fx.RaiseSafeguardingAlert)]
+    assert raised == [fx.RaiseSafeguardingAlert(("concern",), raised[0].text, review=True)]
+    due = [e for e in s.effects if isinstance(e, fx.ScheduleFollowUp) and e.kind == DANGER_CHECK]
+    assert due and due[0].due_at == NOW + timedelta(minutes=5)
+    assert fam.state.danger_check
+
+
+@pytest.mark.parametrize(("answer", "upgraded"), [("yes", True), ("unsure", True), ("no", False)])
+def test_each_answer_to_the_danger_question(answer: str, upgraded: bool) -> None:
+    fam, _ = _in_band()
+    s = fam.do(Press(f"danger:{answer}"))
+    upgrades = [e for e in s.effects if isinstance(e, fx.UpgradeSafeguardingAlert)]
+    assert upgrades == ([fx.UpgradeSafeguardingAlert(answer)] if upgraded else [])
+    assert fx.CancelFollowUps((DANGER_CHECK,)) in s.effects
+    assert not fam.state.danger_check
+    assert s.replies[-1].choices, "the survey question comes back"
+    again = fam.do(Press(f"danger:{answer}"))
+    assert not [e for e in again.effects if isinstance(e, fx.UpgradeSafeguardingAlert)]
+
+
+@pytest.mark.parametrize(("typed", "upgraded"), [("yes", True), ("not sure", True), ("no", False)])
+def test_a_typed_answer_counts(typed: str, upgraded: bool) -> None:
+    fam, _ = _in_band()
+    s = fam.do(Text(typed))
+    upgrades = [e for e in s.effects if isinstance(e, fx.UpgradeSafeguardingAlert)]
+    assert bool(upgrades) is upgraded
+    assert not fam.state.danger_check
+
+
+def test_no_answer_upgrades_when_the_follow_up_falls_due() -> None:
+    fam, _ = _in_band()
+    s = fam.do(FollowUpDue(DANGER_CHECK))
+    assert s.effects == (
+        fx.CancelFollowUps((DANGER_CHECK,)),
+        fx.UpgradeSafeguardingAlert("no_answer"),
+    )
+    assert s.replies == ()
+    assert fam.do(FollowUpDue(DANGER_CHECK)).effects == (), "answered or upgraded once only"
+
+
+def test_words_typed_instead_are_screened_again() -> None:
+    fam, _ = _in_band()
+    s = fam.do(Text("he said he will hurt me"))
+    assert fx.RaiseSafeguardingAlert(("self_harm",), "he said he will hurt me") in s.effects
+    assert fx.UpgradeSafeguardingAlert("again") in s.effects
+    assert s.replies[0].text == "Call 999"
+    calm = Family(REVIEW_POLICY).started()
+    calm.do(Text("a bit wobbly"))
+    s = calm.do(Text("the worker was late"))
+    assert not [e for e in s.effects if isinstance(e, fx.UpgradeSafeguardingAlert)]
+    assert calm.state.danger_check, "still waiting for the answer (or the timeout)"
+
+
+def test_stop_or_forget_without_answering_upgrades() -> None:
+    fam, _ = _in_band()
+    assert fx.UpgradeSafeguardingAlert("stopped") in fam.do(Text("stop")).effects
+    fam, _ = _in_band()
+    fam.do(Text("forget"))
+    s = fam.do(Press("forget:yes"))
+    assert fx.UpgradeSafeguardingAlert("forgotten") in s.effects
+
+
+def test_before_an_invite_the_uncertain_band_is_urgent_at_once() -> None:
+    fam = Family(REVIEW_POLICY)
+    s = fam.do(Text("wobbly"))
+    assert fx.RaiseSafeguardingAlert(("concern",), "wobbly", review=False) in s.effects
+    assert not fam.state.danger_check
+
+
+def test_the_danger_question_in_welsh() -> None:
+    fam = Family(REVIEW_POLICY)
+    fam.do(Begin("cy"))
+    fam.do(Press("c1:yes"))
+    s = fam.do(Text("wobbly"))
+    assert s.replies[0].text == "Ffoniwch 999"
+    assert s.replies[-1].text == "Oes rhywun mewn perygl ar hyn o bryd?"
+    assert [c.label for c in s.replies[-1].choices] == ["Oes", "Nac oes", "Ddim yn siŵr"]
+    assert fx.UpgradeSafeguardingAlert("unsure") in fam.do(Text("ddim yn siŵr")).effects

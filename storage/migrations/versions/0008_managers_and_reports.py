@@ -3,8 +3,8 @@
 Managers of teams, the frozen report cells of finished months, and a covering
 index on answers for the report aggregation.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 import storage.models
 
-revision = "0004"
-down_revision = "0003"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""The learned detector and the decision that combines it with the rules: the
+shipped model file, the one feature function, and what the combined screen
+does with the older labelled set. (Recall and false alerts on the training
+corpus and the blind set are figures, printed by bench/safeguarding_eval.py.)"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.core.errors import ConfigError
+from bot.core.safeguarding import default_detector
+from bot.core.safeguarding.decision import LEARNED, Level, screen
+from bot.core.safeguarding.features import DIMENSION, features, words_of
+from bot.core.safeguarding.model import MODEL_FILE, Model, Thresholds, default_model
+from bot.service.spool import AlertSpool
+
+LABELLED = Path(__file__).resolve().parents[1] / "data" / "safeguarding_labelled.csv"
+
+
+def _labelled(label: str) -> list[str]:
+    with LABELLED.open(encoding="utf-8", newline="") as handle:
+        return [r["text"] for r in csv.DictReader(handle) if r["label"] == label]
+
+
+def test_every_must_alert_line_of_the_labelled_set_is_still_an_urgent_alert() -> None:
+    detector, model = default_detector(), default_model()
+    not_urgent = [
+        t
+        for t in _labelled("alert")
+        if (found := screen(t, detector, model)) is None or found.level is not Level.ALERT
+    ]
+    assert not_urgent == []
+
+
+def test_the_shipped_model_is_plain_json_small_and_current_with_the_features() -> None:
+    assert MODEL_FILE.stat().st_size <= 10_000_000
+    raw = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert raw["format"] == "heard-safeguarding-model" and raw["dimension"] == DIMENSION
+    assert "blind" not in json.dumps(raw["trained_on"]), "never trained on a blind set"
+    model = Model.load()
+    assert 0 < model.thresholds.review <= model.thresholds.alert < 1
+
+
+def test_a_model_made_for_other_features_is_refused(tmp_path: Path) -> None:
+    raw = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    raw["feature_version"] = -1
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match="train_detector"):
+        Model.load(bad)
+
+
+def test_features_fold_case_accents_apostrophes_and_stretched_letters() -> None:
+    assert words_of("I’m SOOOO scared, tŷ") == ["im", "soo", "scared", "ty"]
+    assert features("I'm scared") == features("im SCARED!!")
+    vec = features("please help me")
+    assert abs(sum(v * v for v in vec.values()) - 1.0) < 1e-9
+    assert all(0 <= b < DIMENSION for b in vec)
+    assert features("") == {} and features("!!! ...") == {}
+
+
+def _model(bias: float, alert: float = 0.9, review: float = 0.3) -> Model:
+    from array import array
+
+    return Model(array("f", bytes(4 * DIMENSION)), bias, Thresholds(alert, review), {})
+
+
+def test_the_decision_combines_rules_and_model() -> None:
+    detector = default_detector()
+    disclosure = "my step dad hits me and im scared to go home"
+    ordinary = "the worker was late again"
+    sure, unsure, unlike = _model(5.0), _model(0.0), _model(-5.0)  # p = .99, .5, .007
+    assert screen(ordinary, detector, sure).level is Level.ALERT  # type: ignore[union-attr]
+    assert screen(ordinary, detector, sure).categories == (LEARNED,)  # type: ignore[union-attr]
+    assert screen(ordinary, detector, unsure).level is Level.REVIEW  # type: ignore[union-attr]
+    assert screen(ordinary, detector, unlike) is None
+    assert screen(disclosure, detector, unsure).level is Level.ALERT  # type: ignore[union-attr]
+    # A rule hit the model finds very unlike a disclosure is still heard, for review.
+    found = screen(disclosure, detector, unlike)
+    assert found is not None and found.level is Level.REVIEW
+    assert "harm_from_others" in found.categories
+    assert screen(disclosure, detector, None).level is Level.ALERT  # type: ignore[union-attr]
+
+
+def test_the_spool_is_owner_only_durable_and_skips_a_torn_line(tmp_path: Path) -> None:
+    spool = AlertSpool(tmp_path / "data" / "spool.jsonl")
+    assert spool.pending() == ([], 0)
+    spool.put({"delivery_key": "telegram:1", "text": "a"})
+    spool.put({"delivery_key": "telegram:2", "text": "b"})
+    assert stat.S_IMODE(os.stat(spool.path).st_mode) == 0o600
+    with spool.path.open("ab") as fh:
+        fh.write(b'{"delivery_key": "telegram:3"')  # a crash mid-write
+    records, upto = spool.pending()
+    assert [r["delivery_key"] for r in records] == ["telegram:1", "telegram:2"]
+    spool.put({"delivery_key": "telegram:4"})  # arrives while the drain runs
+    spool.remove(upto)
+    left, _ = spool.pending()
+    assert spool.path.exists() and stat.S_IMODE(os.stat(spool.path).st_mode) == 0o600
+    assert [r["delivery_key"] for r in left] == ["telegram:4"], "the torn line is skipped"
