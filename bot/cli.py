@@ -204,6 +204,91 @@ def cmd_case_close(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manager_add(args: argparse.Namespace) -> int:
+    app = _app(args)
+    for team in args.team:
+        name = app.staff.add_manager(team, args.slack_user, args.name)
+        print(f"manager {args.slack_user}: {name}")
+    return 0
+
+
+def cmd_manager_list(args: argparse.Namespace) -> int:
+    app = _app(args)
+    for slack_user, team, name in app.staff.list_managers():
+        print(f"{slack_user}\t{team}\t{name or '-'}")
+    return 0
+
+
+def cmd_manager_remove(args: argparse.Namespace) -> int:
+    app = _app(args)
+    removed = app.staff.remove_manager(args.slack_user, args.team)
+    print(f"{args.slack_user} no longer manages {removed} team(s)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.service import render_report
+    from bot.service.staff import cli_viewer
+
+    app = _app(args)
+    staff = app.staff
+    if args.chart and not args.chart.lower().endswith(".png"):
+        raise HeardError(f"--chart {args.chart}: the chart is a PNG; name the file e.g. trend.png")
+    report = staff.reports.report(
+        cli_viewer(),
+        team=args.team,
+        worker=args.worker,
+        period=args.period,
+        by=args.by,
+        fmt=args.format,
+    )
+    words = render_report.Words(staff.texts, app.config.default_locale, report.k)
+    text = render_report.render(report, args.format, words)
+    _write(args.out, text.encode(), "--out")
+    if args.chart:
+        _write(args.chart, render_report.trend_chart(report, words), "--chart")
+    if not args.out:
+        sys.stdout.write(text)
+    app.close()
+    return 0
+
+
+def _write(path: str | None, data: bytes, flag: str) -> None:
+    if not path:
+        return
+    try:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise HeardError(f"{flag}: cannot write {path} ({exc.strerror})") from None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.service.reports import audit_lines
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise HeardError(
+                f"--since {args.since!r}: use a date like 2026-11-01 or 2026-11-01T09:00"
+            ) from None
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+    app = _app(args)
+    for line in audit_lines(app.store, since):
+        if args.json:
+            print(json.dumps(line.as_json(), ensure_ascii=False))
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in line.detail.items() if v is not None)
+            print(f"{line.at:%Y-%m-%d %H:%M:%S}\t{line.actor}\t{line.action}\t{detail}")
+    app.close()
+    return 0
+
+
 # -- data requests, retention, keys ------------------------------------------------------
 
 
@@ -427,6 +512,46 @@ def parser() -> argparse.ArgumentParser:
     wadd.add_argument("--slack-user", help="their Slack user id (U…), to let them make invites")
     wadd.set_defaults(func=cmd_worker_add)
     wsub.add_parser("list", help="list workers").set_defaults(func=cmd_worker_list)
+
+    man = sub.add_parser("manager", help="managers: who may see which team's reports")
+    msub = man.add_subparsers(dest="manager_command", required=True)
+    madd = msub.add_parser("add", help="let a Slack user see a team's reports")
+    madd.add_argument("--team", required=True, action="append", help="team name (repeatable)")
+    madd.add_argument("--slack-user", required=True, help="their Slack user id (U…)")
+    madd.add_argument("--name", help="a name to recognise them by in `heard manager list`")
+    madd.set_defaults(func=cmd_manager_add)
+    msub.add_parser("list", help="list managers and their teams").set_defaults(
+        func=cmd_manager_list
+    )
+    mrem = msub.add_parser("remove", help="stop a Slack user seeing reports")
+    mrem.add_argument("--slack-user", required=True)
+    mrem.add_argument("--team", help="only this team (default: every team)")
+    mrem.set_defaults(func=cmd_manager_remove)
+
+    rep = sub.add_parser(
+        "report",
+        help="what families said, per team and period, with small numbers hidden",
+        description=(
+            "Figures for a finished calendar month, quarter or year. A figure from fewer "
+            "than [privacy] k_threshold families is hidden, and so is any figure that "
+            "would let someone work one out. Every report is written to the audit log."
+        ),
+    )
+    rep.add_argument("--team", help="one team (default: the whole organisation)")
+    rep.add_argument("--worker", help="one worker (id, name or Slack id)")
+    rep.add_argument("--period", help="2026-11, 2026-Q4 or 2026 (default: last month)")
+    rep.add_argument("--by", choices=("team", "worker", "month"), help="also break down by")
+    rep.add_argument(
+        "--format", default="table", choices=("table", "csv", "json", "html"), help="output"
+    )
+    rep.add_argument("--out", help="write to this file instead of the terminal")
+    rep.add_argument("--chart", help="also write the trend chart to this PNG file")
+    rep.set_defaults(func=cmd_report)
+
+    aud = sub.add_parser("audit", help="who saw which report, and refusals")
+    aud.add_argument("--since", help="from this date, e.g. 2026-11-01")
+    aud.add_argument("--json", action="store_true", help="one JSON object per line")
+    aud.set_defaults(func=cmd_audit)
 
     inv = sub.add_parser("invite", help="make a single-use invite card for a family")
     inv.add_argument("--worker", required=True, help="worker id, name or Slack user id")

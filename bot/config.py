@@ -159,6 +159,8 @@ class Config:
     default_locale: str = "en"
     invite_valid_for: timedelta = timedelta(days=30)
     k_threshold: int = 5
+    admins: tuple[str, ...] = ()
+    """Slack user ids who may see every team's report (`[access] admins`)."""
     log_level: str = "INFO"
     log_format: str = "text"
     new_pseudonym_secret_env: str = "HEARD_PSEUDONYM_SECRET_NEW"
@@ -297,6 +299,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "slack",
             "schedule",
             "safeguarding",
+            "access",
             "retention",
             "server",
             "data_requests",
@@ -321,6 +324,14 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     else:
         secret = _local_secret(DEFAULT_DATA_DIR)
     k = priv.whole("k_threshold", 5, low=MIN_K, high=1000)
+
+    access = top.sub("access", {"admins"})
+    admins_raw = access.table.get("admins", [])
+    if not isinstance(admins_raw, list) or not all(
+        isinstance(a, str) and a.strip() for a in admins_raw
+    ):
+        raise ConfigError('[access] admins: expected a list of Slack user ids, e.g. ["U012ABCDEF"]')
+    admins = tuple(a.strip() for a in admins_raw)
 
     survey = top.sub("survey", {"default_set", "default_locale", "invite_valid_for"})
     log = top.sub("logging", {"level", "format"})
@@ -480,6 +491,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         default_locale=survey.text("default_locale", "en"),
         invite_valid_for=survey.duration("invite_valid_for", timedelta(days=30)),
         k_threshold=k,
+        admins=admins,
         log_level=log.choice("level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         log_format=log.choice("format", "text", ("text", "json")),
         new_pseudonym_secret_env=priv.text(

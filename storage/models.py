@@ -150,6 +150,21 @@ class Answer(Base):
         UniqueConstraint("respondent_id", "round", "question_id", name="uq_answers_once"),
         Index("ix_answers_team_time", "team_id", "answered_at", "dimension"),
         Index("ix_answers_worker_time", "worker_id", "answered_at", "dimension"),
+        # Covers the report aggregation (storage/reports.py): one month of
+        # answers is read from the index alone, grouped in the database.
+        Index(
+            "ix_answers_report",
+            "answered_at",
+            "set_id",
+            "set_version",
+            "question_id",
+            "dimension",
+            "team_id",
+            "worker_id",
+            "respondent_id",
+            "code",
+            "value",
+        ),
     )
 
 
@@ -357,3 +372,65 @@ class YouSaid(Base):
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (Index("ix_you_said_team_time", "team_id", "created_at"),)
+
+
+class Manager(Base):
+    """A Slack user who may see the reports of one team. One row per team, so
+    a manager of several teams has several rows."""
+
+    __tablename__ = "managers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    slack_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (UniqueConstraint("team_id", "slack_user_id", name="uq_managers_team_user"),)
+
+
+class ReportSnapshot(Base):
+    """One finished calendar month whose report cells have been computed and
+    frozen (for one k). Figures of a finished period never change afterwards,
+    so two reports asked at different times cannot be subtracted."""
+
+    __tablename__ = "report_snapshots"
+    k: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    """"2026-11": the month that finished; quarter and year cells ending with it
+    are computed in the same snapshot."""
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReportCell(Base):
+    """One aggregate after disclosure control: a scope (organisation, team or
+    worker), a fixed period, and a dimension or a question of one set version.
+    Counts only; no answer, family or text. `n` is kept for suppressed cells
+    so later snapshots can protect them, and is never shown."""
+
+    __tablename__ = "report_cells"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    k: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(7))
+    snapshot: Mapped[str] = mapped_column(String(7))
+    """The month of the snapshot that computed this cell."""
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+    dimension: Mapped[str] = mapped_column(String(32))
+    set_id: Mapped[str] = mapped_column(String(64))
+    """Empty for a dimension cell."""
+    set_version: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(64))
+    """Empty for a dimension cell."""
+    n: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(BigInteger)
+    """Sum of the numeric values (scale answers), for the mean."""
+    valued: Mapped[int] = mapped_column(Integer)
+    """How many answers had a numeric value."""
+    distribution: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """{code: number of answers}."""
+    suppressed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        Index("ix_report_cells_lookup", "k", "period", "team_id", "worker_id"),
+        Index("ix_report_cells_snapshot", "k", "snapshot"),
+    )

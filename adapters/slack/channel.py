@@ -50,7 +50,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.ordering import ChatOrder
-from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse
+from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse, report_message
 from adapters.slack.convert import (
     CHOICE_ACTION,
     PLATFORM,
@@ -75,6 +75,7 @@ from bot.service.ports import (
     InboundHandler,
     InviteProblem,
     NotAWorker,
+    ReportRefused,
     StaffDesk,
     Unreachable,
     UnreachableHandler,
@@ -482,7 +483,9 @@ class SlackChannel:
                     text=self.desk.say("promise_usage", command=name), response_type="ephemeral"
                 )
             elif parsed.action is Action.REPORT:
-                await ack(text=self.desk.say("report_not_yet"), response_type="ephemeral")
+                await ack()
+                acked = True
+                self._spawn(self._report(command, parsed, name))
             else:
                 await ack(text=self.desk.help_text(name, parsed.unknown), response_type="ephemeral")
         except Exception as exc:
@@ -624,6 +627,39 @@ class SlackChannel:
         log.info("promise command from Slack: %s", type(outcome).__name__)
         text = self.desk.promise_reply(outcome, user, name)
         await self._tell_worker(channel, user, {"text": text})
+
+    async def _report(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        """A manager's report: the figures privately where they asked, then
+        the chart (and the CSV) in their DM with the files upload v2 flow."""
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.report, user, parsed, name)
+        except StorageError:
+            log.warning("database unavailable; could not make a report from Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        except Exception as exc:
+            _log_failure("making a report from Slack", exc)
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        if isinstance(outcome, ReportRefused):
+            log.info("a report asked for in Slack was refused")
+            await self._tell_worker(channel, user, {"text": escape(outcome.message)})
+            return
+        await self._tell_worker(channel, user, report_message(outcome))
+        files = [(outcome.chart_png, outcome.chart_name, outcome.title)]
+        if outcome.csv is not None:
+            files.append((outcome.csv, outcome.csv_name, outcome.title))
+        try:
+            web_api = self._api()
+            dm = await web_api.open_dm(user)
+            for content, filename, title in files:
+                await web_api.upload(dm, content, filename=filename, title=title, alt_text=title)
+        except DeliveryError as exc:
+            log.warning("could not upload a report file: %s", exc)
+        except Exception as exc:
+            _log_failure("uploading a report file", exc)
 
     async def _tell_worker(self, channel: str, user: str, payload: Mapping[str, Any]) -> None:
         """Answer a worker privately where they typed the command; if the app

@@ -1,5 +1,6 @@
-"""The workers' slash command: `/heard invite [young] [LANG]`,
-`/heard promise CODE "what you promised" by DATE`, `help`, `report`.
+"""The staff slash command: `/heard invite [young] [LANG]`,
+`/heard promise CODE "what you promised" by DATE`, `help`, and for managers
+`/heard report [TEAM] [PERIOD] [csv]`.
 
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
@@ -27,6 +28,8 @@ from bot.service.ports import (
     InviteOutcome,
     NotAWorker,
     PromiseOutcome,
+    ReportMade,
+    ReportOutcome,
     StaffDesk,
 )
 
@@ -51,6 +54,11 @@ class Command:
     """The promise, in the worker's words."""
     due: str = ""
 
+    team: str = ""
+    """For a report: the team's name as typed (may hold spaces)."""
+    period: str = ""
+    want_csv: bool = False
+
 
 _PROMISE = re.compile(
     r"^\s*promise\s+(?P<code>\S+)\s+[\"“”](?P<words>[^\"“”]+)[\"“”]\s+by\s+(?P<due>\S+)\s*$",
@@ -67,7 +75,7 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
     if head in ("help", "?"):
         return Command(Action.HELP)
     if head in ("report", "reports"):
-        return Command(Action.REPORT)
+        return _report(words[1:])
     if head == "promise":
         match = _PROMISE.match(text)
         if match is None:
@@ -92,6 +100,24 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
         return Command(Action.HELP, unknown=word)
     return Command(Action.INVITE, set_id=set_id, locale=locale)
 
+
+def _report(words: list[str]) -> Command:
+    """`report [TEAM…] [PERIOD] [csv]`: a word that reads as a calendar period
+    is the period, `csv` asks for the file, the rest is the team's name."""
+    period = ""
+    want_csv = False
+    team: list[str] = []
+    for word in words:
+        if word.lower() == "csv":
+            want_csv = True
+        elif not period and _PERIOD.match(word):
+            period = word
+        else:
+            team.append(word)
+    return Command(Action.REPORT, team=" ".join(team), period=period, want_csv=want_csv)
+
+
+_PERIOD = re.compile(r"^\d{4}(-\d{1,2}|-[Qq]\d)?$")
 
 Made = InviteMade
 
@@ -145,6 +171,17 @@ class WorkerDesk:
             ask=f"{outcome.ask_at.day} {outcome.ask_at:%B %Y, %H:%M} UTC",
         )
 
+    def report(self, slack_user: str, command: Command, command_name: str) -> ReportOutcome:
+        """The report a manager asked for, or a polite refusal; audited by the
+        service. Raises StorageError when the database cannot be used."""
+        return self.staff.report_for_slack_user(
+            slack_user,
+            team=command.team,
+            period=command.period,
+            want_csv=command.want_csv,
+            command=command_name,
+        )
+
     # -- answers ------------------------------------------------------------
 
     def help_text(self, command_name: str, unknown: str = "") -> str:
@@ -196,3 +233,30 @@ class WorkerDesk:
                 {"type": "section", "text": {"type": "mrkdwn", "text": how}},
             ],
         }
+
+
+def report_message(made: ReportMade) -> dict[str, Any]:
+    """The private Block Kit answer with a report's figures."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": made.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(made.headline)}*"}},
+    ]
+    for section in made.sections:
+        lines = [escape(line) for line in section.lines]
+        chunk: list[str] = []
+        for line in lines:
+            if sum(len(x) + 1 for x in chunk) + len(line) > 2800:
+                blocks.append(_section(section.title, chunk))
+                chunk = []
+            chunk.append(line)
+        if chunk:
+            blocks.append(_section(section.title, chunk))
+    notes = [escape(n) for n in made.notes]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(notes)}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": made.files_note}]})
+    return {"text": f"{made.title}. {made.headline}", "blocks": blocks[:50]}
+
+
+def _section(title: str, lines: list[str]) -> dict[str, Any]:
+    body = f"*{escape(title)}*\n" + "\n".join(f"• {line}" for line in lines)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": body}}

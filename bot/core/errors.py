@@ -5,6 +5,8 @@ HeardError                 base of everything Heard raises on purpose
 ├── QuestionSetError       a question set file is malformed; message names file and question
 ├── InviteError            an invite code cannot be used (unknown, used, expired)
 ├── NotFoundError          a named team, worker or manager does not exist
+├── NotAllowedError        the person asking may not see this report
+├── PeriodError            a report period is malformed or not over yet
 ├── ConflictError          the thing to add exists already (a team or worker of that name)
 ├── StorageError           the database cannot be reached or written
 │   └── HeldForSafety      ... while a family disclosed danger: help shown, alert spooled
@@ -46,6 +48,14 @@ class InviteError(HeardError):
 
 class NotFoundError(HeardError):
     pass
+
+
+class NotAllowedError(HeardError):
+    """The person asking may not see this (a report of a team they do not manage)."""
+
+
+class PeriodError(HeardError):
+    """A report period that is malformed, in the future or not over yet."""
 
 
 class ConflictError(HeardError):

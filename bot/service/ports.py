@@ -32,6 +32,9 @@ __all__ = [
     "NotAWorker",
     "PromiseOutcome",
     "PromiseRecorded",
+    "ReportMade",
+    "ReportOutcome",
+    "ReportRefused",
     "RetryAfter",
     "StaffDesk",
     "TransientError",
@@ -113,6 +116,37 @@ class DeskProblem:
 PromiseOutcome = PromiseRecorded | NotAWorker | DeskProblem
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSection:
+    title: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportMade:
+    """A report for a chat platform, already through disclosure control and
+    audited: words to show privately, and files for the manager's DM."""
+
+    title: str
+    headline: str
+    sections: tuple[ReportSection, ...]
+    notes: tuple[str, ...]
+    chart_png: bytes
+    chart_name: str
+    csv: bytes | None
+    csv_name: str
+    files_note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRefused:
+    message: str
+    """Polite, for the person who asked; holds no figures."""
+
+
+ReportOutcome = ReportMade | ReportRefused
+
+
 class StaffDesk(Protocol):
     """The staff use cases a chat platform offers its workers and managers.
     Synchronous (each call is one transaction): run it on a worker thread."""
@@ -133,4 +167,12 @@ class StaffDesk(Protocol):
     ) -> PromiseOutcome:
         """Record a promise on a case of the worker registered as
         `slack_user`. Raises StorageError when the database cannot be used."""
+        ...
+
+    def report_for_slack_user(
+        self, slack_user: str, *, team: str, period: str, want_csv: bool, command: str
+    ) -> ReportOutcome:
+        """The report a manager or admin asked for in Slack (`team` may be
+        empty), or a refusal; either way audited. Raises StorageError when the
+        database cannot be used."""
         ...

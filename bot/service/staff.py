@@ -10,10 +10,10 @@ from typing import Any
 
 from bot.config import Config
 from bot.core import questions
-from bot.core.errors import HeardError, StorageError
+from bot.core.errors import HeardError, NotAllowedError, NotFoundError, StorageError
 from bot.core.invites import Card
 from bot.core.texts import Texts
-from bot.service import cases
+from bot.service import cases, render_report
 from bot.service.admin import add_team, add_worker, create_invite, demo_invite, find_worker
 from bot.service.conversation import Conversations
 from bot.service.ports import (
@@ -24,9 +24,15 @@ from bot.service.ports import (
     NotAWorker,
     PromiseOutcome,
     PromiseRecorded,
+    ReportMade,
+    ReportOutcome,
+    ReportRefused,
+    ReportSection,
 )
 from bot.service.promises import Promises
+from bot.service.reports import Reports, Row, Viewer
 from storage import repo
+from storage import reports as store_reports
 from storage.unit import Store
 
 
@@ -174,3 +180,117 @@ class Staff:
     def followups_report(self) -> str:
         with self.store.read() as tx:
             return cases.report(tx, self.config.schedule, self.clock())
+
+    # -- managers and reports ---------------------------------------------------------
+
+    @property
+    def reports(self) -> Reports:
+        return Reports(self.store, self.config.k_threshold, self.config.admins, self.clock)
+
+    def add_manager(self, team: str, slack_user: str, name: str | None) -> str:
+        """Let `slack_user` see the reports of `team`; returns the team's name."""
+        slack_user = slack_user.strip()
+        if not slack_user:
+            raise HeardError("a manager needs their Slack user id: --slack-user U012ABCDEF")
+        now = self.clock()
+        with self.store.begin() as tx:
+            found = repo.team_by_name(tx, team.strip())
+            if found is None:
+                raise NotFoundError(f"no team called {team!r}; see the teams with: heard team list")
+            worker = repo.worker_by_slack_user(tx, slack_user)
+            if worker is not None and worker.team_id == found.id:
+                raise HeardError(
+                    f"Slack user {slack_user} is a worker in {found.name}; a worker cannot "
+                    "manage their own team's figures"
+                )
+            made = store_reports.add_manager(tx, found, slack_user, name, now)
+            if made is None:
+                raise HeardError(f"Slack user {slack_user} already manages {found.name}")
+            repo.audit(tx, "admin", "manager added", {"manager_id": made.id}, now)
+            return found.name
+
+    def list_managers(self) -> list[tuple[str, str, str | None]]:
+        """(Slack user, team, name) for every team a manager manages."""
+        with self.store.read() as tx:
+            return [(m.slack_user_id, t.name, m.name) for m, t in store_reports.list_managers(tx)]
+
+    def remove_manager(self, slack_user: str, team: str | None) -> int:
+        now = self.clock()
+        with self.store.begin() as tx:
+            team_id = None
+            if team:
+                found = repo.team_by_name(tx, team.strip())
+                if found is None:
+                    raise NotFoundError(f"no team called {team!r}")
+                team_id = found.id
+            removed = store_reports.remove_managers(tx, slack_user.strip(), team_id)
+            if not removed:
+                where = f" of {team}" if team else ""
+                raise NotFoundError(f"Slack user {slack_user} is not a manager{where}")
+            repo.audit(tx, "admin", "manager removed", {"teams": removed}, now)
+            return removed
+
+    def report_for_slack_user(
+        self, slack_user: str, *, team: str, period: str, want_csv: bool, command: str
+    ) -> ReportOutcome:
+        reports = self.reports
+        viewer = reports.viewer_for_slack(slack_user)
+        say = render_report.Words(self.texts, self.config.default_locale, reports.k)
+        fmt = "slack+csv" if want_csv else "slack"
+        if not team and not viewer.admin:
+            with self.store.read() as tx:
+                mine = sorted(store_reports.managed_team_ids(tx, slack_user))
+                names = store_reports.teams_by_id(tx)
+            if len(mine) == 1:
+                team = names[mine[0]]
+            elif len(mine) > 1:
+                listed = ", ".join(names[t] for t in mine)
+                return ReportRefused(
+                    say("which_team", teams=listed, command=command, example=names[mine[0]])
+                )
+        try:
+            report = reports.report(viewer, team=team or None, period=period or None, fmt=fmt)
+        except NotAllowedError:
+            return ReportRefused(say("refused"))
+        except HeardError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            return ReportRefused(say("problem", problem=str(exc)))
+        sections = []
+        for title, rows in render_report.sections(report):
+            sections.append(ReportSection(say(title), tuple(_slack_line(r, say) for r in rows)))
+        notes = tuple(sorted({say.reason(r) for r in report.rows if r.suppressed}))
+        who = (report.scope.team or "organisation").lower().replace(" ", "-")
+        stem = f"heard-{who}-{report.period}"
+        return ReportMade(
+            title=say.title(report),
+            headline=render_report.headline(report, say),
+            sections=tuple(sections),
+            notes=(*notes, say("explain", k=report.k)),
+            chart_png=render_report.trend_chart(report, say),
+            chart_name=f"{stem}.png",
+            csv=render_report.as_csv(report).encode() if want_csv else None,
+            csv_name=f"{stem}.csv",
+            files_note=say("files_sent_csv" if want_csv else "files_sent"),
+        )
+
+
+def _slack_line(row: Row, say: render_report.Words) -> str:
+    what = say.measure(row)
+    if row.section == "trend":
+        what = f"{row.period} · {what}"
+    if row.suppressed:
+        return f"{what}: {say.families(row)}"
+    figures = [f"{say('col_families')} {say.families(row)}"]
+    if row.mean is not None:
+        figures.append(f"{say('col_mean')} {row.mean:.1f}")
+    if row.distribution and row.kind != "scale5":
+        figures.append(say.distribution(row).replace("  ", ", ") + " %")
+    return f"{what}: " + ", ".join(figures)
+
+
+def cli_viewer() -> Viewer:
+    """Whoever runs `heard` on the server is an administrator."""
+    import getpass
+
+    return Viewer(f"cli:{getpass.getuser()}", admin=True)

@@ -539,9 +539,11 @@ async def test_help_and_report_answer_plainly(slack_shipped: Slack) -> None:
     help_text = json.loads(text)["text"]
     assert "/heard invite young" in help_text and "`cy` (Cymraeg)" in help_text
 
-    status, text = await slack_shipped.command("report team North")
+    status, _ = await slack_shipped.command("report team North")
     assert status == 200
-    assert "not available" in json.loads(text)["text"]
+    await slack_shipped.fake.async_wait_for_message(
+        dm_channel_id(WORKER), kind="ephemeral", contains="only for managers"
+    )
 
     status, text = await slack_shipped.command("")
     assert "/heard invite" in json.loads(text)["text"]
@@ -550,7 +552,7 @@ async def test_help_and_report_answer_plainly(slack_shipped: Slack) -> None:
     assert status == 200
     assert "teenager" in json.loads(text)["text"]
     await slack_shipped.settle()
-    assert slack_shipped.fake.messages() == []
+    assert [m["kind"] for m in slack_shipped.fake.messages()] == ["ephemeral"]
 
 
 async def test_a_language_the_set_lacks_is_explained(

@@ -210,7 +210,13 @@ def test_answered_shows_the_choice_and_drops_the_buttons() -> None:
     [
         ("", Command(Action.HELP)),
         ("help", Command(Action.HELP)),
-        ("REPORT north", Command(Action.REPORT)),
+        ("REPORT north", Command(Action.REPORT, team="north")),
+        ("report", Command(Action.REPORT)),
+        (
+            "report North Family Support 2026-Q4 csv",
+            Command(Action.REPORT, team="North Family Support", period="2026-Q4", want_csv=True),
+        ),
+        ("report 2026-11", Command(Action.REPORT, period="2026-11")),
         ("invite", Command(Action.INVITE)),
         ("invite young", Command(Action.INVITE, set_id="young")),
         ("invite cy", Command(Action.INVITE, locale="cy")),

@@ -24,7 +24,9 @@ POISON = "he said he will hurt me \ud800"
 
 @pytest.fixture
 def service(make_service: Callable[..., Conversations]) -> Conversations:
-    policy = Policy(screen=screen_hurt("harm"), help_now={"en": "Call 999 now if you are in danger."})
+    policy = Policy(
+        screen=screen_hurt("harm"), help_now={"en": "Call 999 now if you are in danger."}
+    )
     return make_service(sets=tiny_sets(), default_set="tiny", policy=policy)
 
 

@@ -105,6 +105,16 @@ def test_durations_and_windows() -> None:
         parse_window("25:00-09:00")
 
 
+def test_access_admins_are_slack_user_ids() -> None:
+    config = parse({"access": {"admins": ["U0ADMIN001", " U0ADMIN002 "]}}, "heard.toml")
+    assert config.admins == ("U0ADMIN001", "U0ADMIN002")
+    assert parse({}, "heard.toml").admins == ()
+    with pytest.raises(ConfigError, match=r"\[access\] admins: expected a list of Slack user ids"):
+        parse({"access": {"admins": "U0ADMIN001"}}, "heard.toml")
+    with pytest.raises(ConfigError, match=r"\[access\] role: unknown key"):
+        parse({"access": {"role": "x"}}, "heard.toml")
+
+
 def test_operations_keys_and_their_defaults() -> None:
     default = parse({}, "heard.toml")
     assert default.server.health_port == 0 and default.server.health_listen == "127.0.0.1"
