@@ -160,8 +160,17 @@ class Alerts:
         upgraded: str | None = None,
     ) -> None:
         if self._is_the_worker(tx, alert, target):
-            log.error("alert #%d: the duty channel is the worker's own; not sent there", alert.id)
-            return
+            other = self.fallback if self.fallback not in (None, target) else None
+            if other is None or self._is_the_worker(tx, alert, other):
+                log.error(
+                    "alert #%d: the duty channel is the worker's own; not sent there", alert.id
+                )
+                return
+            log.error(
+                "alert #%d: the duty channel is the worker's own; sent to the fallback instead",
+                alert.id,
+            )
+            target = other
         facts = AlertFacts(
             id=alert.id,
             categories=tuple(alert.categories.split(",")),

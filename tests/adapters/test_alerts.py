@@ -302,6 +302,26 @@ def test_an_alert_is_never_sent_to_a_channel_registered_as_the_workers_own(
         store.dispose()
 
 
+def test_an_alert_about_the_duty_channels_own_worker_goes_to_the_fallback(db_url: str) -> None:
+    """When the alert channel is the worker's own, the fallback channel hears
+    of it at once: an alert never reaches nobody."""
+    desk = alerts.Alerts(
+        replace(SafeguardingConfig(), alert_channel=DUTY, fallback_channel=FALLBACK)
+    )
+    store = Store.open(db_url)
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    try:
+        with store.begin() as tx:
+            admin.add_team(tx, "North", now)
+            own = admin.add_worker(tx, "North", "Sam Jones", DUTY, now)
+            desk(tx, _alert_for(own.id, own.team_id, now))
+        with store.begin() as tx:
+            queued = list(tx.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        assert [m.address for m in queued] == [FALLBACK]
+    finally:
+        store.dispose()
+
+
 def _alert_for(worker_id: int, team_id: int, now: datetime) -> alerts.AlertContext:
     return alerts.AlertContext(
         respondent_id=None,
