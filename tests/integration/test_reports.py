@@ -77,7 +77,7 @@ def test_a_team_month_report_matches_the_answers(app: App) -> None:
     assert overall.mean == round(sum(values) / len(values) + 1e-9, 1)
     assert overall.distribution is not None
     assert sum(overall.distribution.values()) == pytest.approx(100, abs=0.3)
-    assert [r.period for r in report.rows if r.section == "trend"][::13] == [
+    assert list(dict.fromkeys(r.period for r in report.rows if r.section == "trend")) == [
         "2026-05",
         "2026-06",
         "2026-07",

@@ -71,7 +71,9 @@ def _plan() -> list[tuple[str, str, str]]:
         if q.kind.value == "text":
             moves.append(("type", "Kind and clear", marker))
         else:
-            moves.append(("tap", q.labels["en"][1], marker))
+            # The last label ("Always", "Not sure", …) also opens the questions
+            # asked only after a good answer, so every question comes in turn.
+            moves.append(("tap", q.labels["en"][-1], marker))
     return moves
 
 
