@@ -22,7 +22,6 @@ from tests.conftest import SECRET, FakeClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import make_invite
 
-
 pytestmark = pytest.mark.skip(
     reason="known bug, to fix next: stopping the Runtime sometimes hangs in this fixture's "
     "teardown (the sender's stop after cancellation); the promise flow itself passes"
