@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
+from bot.config import Config
 from bot.core.errors import ConfigError, HeardError
 from bot.runtime import alerts, followups, retention
 from bot.runtime.app import App
 from bot.runtime.health import HealthServer
-from bot.runtime.log_format import use_format
+from bot.runtime.log_format import redact_logs, use_format
 from bot.runtime.metrics import ErrorCounter
 from bot.runtime.process import Extra, Runtime
 from bot.runtime.registry import enabled_platforms, load_channel
@@ -90,11 +92,28 @@ async def serve(
             await server.stop()
 
 
+def configured_secrets(config: Config) -> tuple[str, ...]:
+    """The values of every secret the config points at, for the log filter
+    to mask (the ones not set are skipped: starting the channel says so)."""
+    names = (
+        config.telegram.token_env,
+        config.telegram.secret_token_env,
+        config.slack.bot_token_env,
+        config.slack.signing_secret_env,
+        config.slack.app_token_env,
+    )
+    values = [os.environ.get(name, "") for name in names]
+    values.append(config.pseudonym_secret.hex())
+    values.append(config.pseudonym_secret.decode("utf-8", "ignore"))
+    return tuple(v for v in values if v)
+
+
 def run(app: App) -> int:
     """`heard run`: the channels, plus follow-ups and the outbox sender."""
     root = logging.getLogger()
     root.setLevel(app.config.log_level)
     use_format(app.config.log_format)
+    redact_logs(configured_secrets(app.config))
     counter = ErrorCounter(app.metrics)
     root.addHandler(counter)
     try:
