@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 
-from bot.config import Config
+from bot.config import Config, check_run_secret
 from bot.core.errors import ConfigError, HeardError
 from bot.runtime import alerts, followups, retention
 from bot.runtime.app import App
@@ -110,6 +110,7 @@ def configured_secrets(config: Config) -> tuple[str, ...]:
 
 def run(app: App) -> int:
     """`heard run`: the channels, plus follow-ups and the outbox sender."""
+    check_run_secret(app.config)
     root = logging.getLogger()
     root.setLevel(app.config.log_level)
     use_format(app.config.log_format)
