@@ -11,9 +11,11 @@ buttons. Nothing here does I/O, so captured payloads make complete tests.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from adapters.splitting import split_text
 from bot.core.messages import Choice, Inbound, InboundKind, Outbound
@@ -34,6 +36,22 @@ _TEXT_SUBTYPES = (None, "thread_broadcast", "me_message")
 """Message subtypes that carry something a person typed."""
 
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def parse_body(body: str, content_type: str) -> dict[str, Any] | None:
+    """The request body Slack sent, as Bolt will read it: JSON (Events API),
+    a form (slash commands) or a form whose `payload` is JSON (interactions).
+    None when it is none of these, or not an object, so the endpoint can
+    answer 400 before Bolt (which would raise on it) sees it."""
+    try:
+        if content_type == "application/json" or body.startswith("{"):
+            parsed: Any = json.loads(body)
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True))
+            parsed = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def to_inbound(body: Mapping[str, Any], *, self_user_id: str = "") -> Inbound | None:

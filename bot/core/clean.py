@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields, replace
+from typing import Any
 
 from bot.core.messages import Inbound
 
@@ -31,8 +32,8 @@ _ANY_BAD = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCH
 
 
 def _join_pair(match: re.Match[str]) -> str:
-    high, low = match.group()
-    return chr(0x10000 + ((ord(high) - 0xD800) << 10) + (ord(low) - 0xDC00))
+    pair = match.group()
+    return chr(0x10000 + ((ord(pair[0]) - 0xD800) << 10) + (ord(pair[1]) - 0xDC00))
 
 
 def clean_text(text: str) -> str:
@@ -49,7 +50,7 @@ def clean_text(text: str) -> str:
 def clean_inbound(inbound: Inbound) -> Inbound:
     """`inbound` with `clean_text` applied to every string it carries (the
     same object when nothing needed cleaning)."""
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     for f in fields(inbound):
         current = getattr(inbound, f.name)
         if isinstance(current, str):
