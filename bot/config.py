@@ -80,6 +80,8 @@ class ScheduleConfig:
     timezone: str = "Europe/London"
     sweep_every: timedelta = timedelta(seconds=5)
     lease: timedelta = timedelta(minutes=2)
+    followup_attempts: int = 5
+    """Runs of one follow-up that may raise before it is marked failed."""
 
     def quiet_hours(self) -> QuietHours:
         return QuietHours(self.quiet_start, self.quiet_end, ZoneInfo(self.timezone))
@@ -448,7 +450,15 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
 
     sc = top.sub(
         "schedule",
-        {"checkin_every", "reminder_after", "quiet_hours", "timezone", "sweep_every", "lease"},
+        {
+            "checkin_every",
+            "reminder_after",
+            "quiet_hours",
+            "timezone",
+            "sweep_every",
+            "lease",
+            "followup_attempts",
+        },
     )
     d_sc = ScheduleConfig()
     quiet = sc.text("quiet_hours", "20:00-09:00")
@@ -467,6 +477,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         timezone=_tz(sc.text("timezone", d_sc.timezone), "[schedule] timezone"),
         sweep_every=sc.duration("sweep_every", d_sc.sweep_every),
         lease=sc.duration("lease", d_sc.lease),
+        followup_attempts=sc.whole("followup_attempts", d_sc.followup_attempts, low=1, high=100),
     )
 
     sg = top.sub(
