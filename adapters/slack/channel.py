@@ -295,6 +295,21 @@ class SlackChannel:
         )
         return await web_api.post_message(channel, payload)
 
+    async def can_post(self, address: str) -> str:
+        """Why Heard could not post to the channel `address` (empty if it
+        can): checked at start for the duty channels."""
+        try:
+            info = await self._api().channel_info(address)
+        except SlackRefused as exc:
+            return exc.error
+        except Unreachable as exc:
+            return str(exc).rpartition(": ")[2]
+        except HeardError as exc:
+            return type(exc).__name__
+        if info.get("is_member") is False:
+            return "not_in_channel"
+        return ""
+
     def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
         """Call `handler(user_id, value, channel_id, message_ts)` for a press on
         any button whose `action_id` or value starts with `prefix` (a value is

@@ -22,7 +22,7 @@ from bot.runtime.log_format import redact_logs, use_format
 from bot.runtime.metrics import ErrorCounter
 from bot.runtime.process import Extra, Runtime
 from bot.runtime.registry import enabled_platforms, load_channel
-from bot.service.ports import Channel
+from bot.service.ports import Channel, CheckableChannel
 
 log = logging.getLogger("heard.run")
 
@@ -41,6 +41,41 @@ def channels_for(app: App) -> list[Channel]:
             "that receives alerts when someone may be in danger"
         )
     return channels
+
+
+DUTY_CHECK_TIMEOUT = 15.0
+
+
+async def check_duty_channels(app: App, channels: list[Channel]) -> int:
+    """At start, ask each platform whether Heard can post to the duty
+    channels; one ERROR line for each it cannot (Heard keeps running: an
+    alert that cannot go there goes to the other one). How many failed."""
+    alerts = app.alert_desk.alerts
+    by_platform = {c.platform: c for c in channels}
+    failed = 0
+    for key, target in (
+        ("alert_channel", alerts.primary),
+        ("fallback_channel", alerts.fallback),
+    ):
+        if target is None or (key == "fallback_channel" and target == alerts.primary):
+            continue
+        channel = by_platform.get(target.platform)
+        if not isinstance(channel, CheckableChannel):
+            continue
+        try:
+            reason = await asyncio.wait_for(channel.can_post(target.address), DUTY_CHECK_TIMEOUT)
+        except TimeoutError:
+            reason = "no answer in time"
+        if reason:
+            failed += 1
+            log.error(
+                "[safeguarding] %s: Heard cannot post to that %s channel (%s); "
+                "add the app to it or fix the setting, or alerts may not reach the duty team",
+                key,
+                target.platform,
+                reason,
+            )
+    return failed
 
 
 async def serve(
@@ -77,6 +112,7 @@ async def serve(
         if server is not None:
             await server.stop()
         raise
+    await check_duty_channels(app, channels)
     tasks = [asyncio.create_task(extra(runtime)) for extra in extras]
     log.info("Heard is running: %s", ", ".join(runtime.channels))
     try:
