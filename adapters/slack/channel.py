@@ -68,6 +68,7 @@ from adapters.slack.convert import (
     render_text,
     slack_wording,
     to_inbound,
+    well_formed,
 )
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
@@ -396,14 +397,22 @@ class SlackChannel:
                 body = raw.decode("utf-8")
             except UnicodeDecodeError:
                 body = ""
-            if not body or parse_body(body, request.content_type) is None:
+            parsed = parse_body(body, request.content_type) if body else None
+            if parsed is None or not well_formed(parsed):
                 return web.Response(status=400, text="the body is not a Slack request")
-            incoming = AsyncBoltRequest(
-                body=body,
-                query=request.query_string,
-                headers=request.headers,  # type: ignore[arg-type]
-            )
-            return await to_aiohttp_response(await bolt.async_dispatch(incoming))
+            try:
+                incoming = AsyncBoltRequest(
+                    body=body,
+                    query=request.query_string,
+                    headers=request.headers,  # type: ignore[arg-type]
+                )
+                answer = await bolt.async_dispatch(incoming)
+            except Exception as exc:
+                # Bolt reads ids out of the payload before any listener runs
+                # and raises on a field of the wrong type: not a Slack request.
+                log.warning("a signed Slack request Bolt could not read: %s", type(exc).__name__)
+                return web.Response(status=400, text="the body is not a Slack request")
+            return await to_aiohttp_response(answer)
 
         app = web.Application()
         app.router.add_post(self.settings.path, endpoint)
