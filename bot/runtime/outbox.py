@@ -235,8 +235,12 @@ class Sender:
     # -- the loop -----------------------------------------------------------------------
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
+        """Wait for `event` at most `timeout` seconds. Not `asyncio.wait_for`:
+        on Python 3.11 it can swallow a cancellation that arrives just as the
+        event is set, and the sender then ran on after `stop`, for ever."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
         event.clear()
 
     async def _db(self, fn: Callable[[], T]) -> T:

@@ -542,6 +542,21 @@ async def test_a_dead_processs_claims_are_taken_over_when_the_lease_expires(
     assert await heard.sender.drain() == 2
 
 
+async def test_a_sender_cancelled_as_it_is_woken_stops(
+    service: Conversations, clock: FakeClock, heard: Heard
+) -> None:
+    """Runtime.stop cancels the sender; a wake-up at the same moment (a reply
+    just queued) must not swallow the cancellation and leave it running."""
+    for _ in range(20):
+        running = asyncio.create_task(heard.sender.run())
+        await asyncio.sleep(0.05)  # idle, waiting to be woken
+        heard.sender._wake.set()
+        running.cancel()
+        done, _ = await asyncio.wait({running}, timeout=5)
+        assert done, "the sender kept running after it was cancelled"
+        assert running.cancelled()
+
+
 class SlowChannel(FakeChannel):
     """Holds every send until `go` is set, like a platform that is slow to answer."""
 
