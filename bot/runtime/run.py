@@ -63,7 +63,8 @@ async def check_duty_channels(app: App, channels: list[Channel]) -> int:
         if not isinstance(channel, CheckableChannel):
             continue
         try:
-            reason = await asyncio.wait_for(channel.can_post(target.address), DUTY_CHECK_TIMEOUT)
+            async with asyncio.timeout(DUTY_CHECK_TIMEOUT):
+                reason = await channel.can_post(target.address)
         except TimeoutError:
             reason = "no answer in time"
         if reason:
