@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -92,6 +93,10 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When a family first used it; cleared when that family is erased, so the
+    card cannot be matched by time to what is left of them (an alert)."""
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Whether it was ever used: it stays single-use after the erasure."""
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -215,6 +220,18 @@ class SetAsideInbound(Base):
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     """A safeguarding alert was raised from it all the same."""
     set_aside_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ScrubRequest(Base):
+    """Tables an erasure deleted rows from, waiting for the duty that removes
+    the deleted bytes (`storage.erasure.compact`). Names tables only: nothing
+    about whom or what was erased."""
+
+    __tablename__ = "scrub_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tables: Mapped[str] = mapped_column(String(400))
+    """Comma-separated table names."""
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import ConflictError
+from storage import erasure
 from storage.models import (
     Answer,
     AuditEntry,
@@ -227,7 +228,9 @@ def invite_by_code(session: Session, code: str) -> Invite | None:
 def claim_invite(session: Session, invite_id: int, now: datetime) -> bool:
     """Mark an invite used; False if someone else used it first."""
     result = session.execute(
-        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now)
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.used.is_(False))
+        .values(used_at=now, used=True)
     )
     return bool(_rowcount(result))
 
@@ -377,49 +380,93 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
 # -- erasure and audit -----------------------------------------------------------
 
 
-def erase_respondent(session: Session, respondent_id: int) -> None:
+ERASED_TABLES = (
+    "answers",
+    "followups",
+    "outbox",
+    "conversations",
+    "contacts",
+    "promises",
+    "safeguarding_alerts",
+    "invites",
+    "respondents",
+    "processed_inbound",
+)
+"""Tables an erasure deletes from or rewrites, scrubbed after it
+(`storage.erasure`). processed_inbound holds no link to the family but was
+written by their messages, so its pages go through the scrub as well."""
+
+
+def day_of(at: datetime) -> datetime:
+    """The start of `at`'s UTC day: what is kept of a time that could
+    otherwise be matched to an erased family's other traces."""
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def erase_respondent(session: Session, respondent_id: int, now: datetime) -> None:
     """Delete every row that belongs to one person. Explicit deletes rather
-    than relying on cascades, so the guarantee holds on every backend."""
+    than relying on cascades, so the guarantee holds on every backend.
+
+    What stays, for the record of the case and the duty team, loses what a
+    time join could use: the card's `used_at` (the card stays single-use),
+    and the exact times of their alerts and promise answers (kept to the day,
+    so periods still count them). The tables are then queued for scrubbing."""
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
+    invite_id = session.scalar(select(Respondent.invite_id).where(Respondent.id == respondent_id))
+    if invite_id is not None:
+        session.execute(
+            update(Invite).where(Invite.id == invite_id).values(used_at=None, used=True)
+        )
     # A promise's counted outcome stays; its link to the family goes.
-    session.execute(
-        update(Promise).where(Promise.respondent_id == respondent_id).values(respondent_id=None)
-    )
+    for promise in session.scalars(
+        select(Promise).where(Promise.respondent_id == respondent_id)
+    ).all():
+        promise.respondent_id = None
+        promise.asked_at = promise.asked_at and day_of(promise.asked_at)
+        promise.answered_at = promise.answered_at and day_of(promise.answered_at)
     pseud = session.scalar(select(Respondent.pseudonym).where(Respondent.id == respondent_id))
     which = SafeguardingAlert.respondent_id == respondent_id
     if pseud is not None:
         which = or_(which, SafeguardingAlert.pseudonym == pseud)
     _erase_alerts(session, which)
     session.execute(delete(Respondent).where(Respondent.id == respondent_id))
+    session.flush()
+    erasure.request(session, ERASED_TABLES, now)
 
 
 def _erase_alerts(session: Session, which: Any) -> None:
-    alert_ids = [str(i) for i in session.scalars(select(SafeguardingAlert.id).where(which))]
+    alerts = list(session.scalars(select(SafeguardingAlert).where(which)))
+    alert_ids = [str(a.id) for a in alerts]
     if alert_ids:
         # An alert still on its way to the duty team is kept: their safety
-        # comes first. Copies already delivered lose the family's words.
-        session.execute(
-            update(OutboxMessage)
-            .where(
+        # comes first. Copies already delivered lose the family's words and
+        # their exact times.
+        for copy in session.scalars(
+            select(OutboxMessage).where(
                 OutboxMessage.kind == "alert",
                 OutboxMessage.ref.in_(alert_ids),
                 OutboxMessage.status.in_(("sent", "failed", "cancelled")),
             )
-            .values(text="(erased at the family's request)")
-        )
-    session.execute(
-        update(SafeguardingAlert)
-        .where(which)
-        .values(
-            respondent_id=None,
-            text=None,
-            team_id=None,
-            worker_id=None,
-            invite_id=None,
-            pseudonym=None,
-        )
-    )
+        ).all():
+            copy.text = "(erased at the family's request)"
+            copy.created_at = day_of(copy.created_at)
+            copy.next_attempt_at = day_of(copy.next_attempt_at)
+            copy.sent_at = copy.sent_at and day_of(copy.sent_at)
+    for alert in alerts:
+        alert.respondent_id = None
+        alert.text = None
+        alert.team_id = None
+        alert.worker_id = None
+        alert.invite_id = None
+        alert.pseudonym = None
+        alert.at = day_of(alert.at)
+        if alert.status == "acknowledged":
+            # An open alert keeps its send times: the chase needs them.
+            alert.last_sent_at = alert.last_sent_at and day_of(alert.last_sent_at)
+            alert.delivered_at = alert.delivered_at and day_of(alert.delivered_at)
+            alert.acknowledged_at = alert.acknowledged_at and day_of(alert.acknowledged_at)
+    session.flush()
 
 
 def audit(session: Session, actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
@@ -919,7 +966,10 @@ def prune_outbox(session: Session, before: datetime) -> int:
         OutboxMessage.status.in_(("sent", "failed", "cancelled")),
         OutboxMessage.created_at < before,
     )
-    return _rowcount(session.execute(stmt))
+    pruned = _rowcount(session.execute(stmt))
+    if pruned:
+        erasure.request(session, ("outbox",), before)
+    return pruned
 
 
 def outbox_counts(session: Session) -> list[tuple[str, str, int]]:
@@ -993,6 +1043,7 @@ def close_cases(session: Session, invite_ids: Collection[int], now: datetime) ->
     contacts = _rowcount(
         session.execute(delete(Contact).where(Contact.respondent_id.in_(families)))
     )
+    erasure.request(session, ("contacts", "outbox", "followups"), now)
     return CaseClosure(closed, cancelled, contacts)
 
 
@@ -1034,10 +1085,11 @@ def upgrade_alert(session: Session, alert: SafeguardingAlert) -> None:
     alert.level = "alert"
 
 
-def erase_alert_words(session: Session, pseudonym: str) -> None:
+def erase_alert_words(session: Session, pseudonym: str, now: datetime) -> None:
     """Forget for a family that never used an invite: their alerts keep the
-    fact, time and response, and lose their words and pseudonym."""
+    fact, day and response, and lose their words and pseudonym."""
     _erase_alerts(session, SafeguardingAlert.pseudonym == pseudonym)
+    erasure.request(session, ("safeguarding_alerts", "outbox", "processed_inbound"), now)
 
 
 def alert_case(session: Session, alert: SafeguardingAlert) -> tuple[str | None, ...]:
