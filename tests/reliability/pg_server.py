@@ -8,6 +8,7 @@ the same folder and port, as a database restart in production would."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -102,8 +103,6 @@ class PostgresServer:
 
     def close(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self.stop()
-            except RuntimeError:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
