@@ -1043,7 +1043,8 @@ def close_cases(session: Session, invite_ids: Collection[int], now: datetime) ->
     contacts = _rowcount(
         session.execute(delete(Contact).where(Contact.respondent_id.in_(families)))
     )
-    erasure.request(session, ("contacts", "outbox", "followups"), now)
+    if closed or contacts:
+        erasure.request(session, ("contacts", "outbox", "followups"), now)
     return CaseClosure(closed, cancelled, contacts)
 
 
