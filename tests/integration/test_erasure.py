@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
@@ -29,7 +30,7 @@ from bot.service.data_requests import DataRequests
 from bot.service.erasure import Scrubber
 from bot.service.outbox import OutboxBook, Sent
 from bot.service.retention import RetentionJob
-from storage import repo
+from storage import db, repo
 from storage.models import Invite, SafeguardingAlert
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
@@ -253,3 +254,32 @@ def test_retention_deletes_are_scrubbed_too(
     assert hits == []
     if engine.dialect.name == "sqlite":
         assert _bytes_holding(db_url, [CHAT, "xylophone", "marmalade"]) == []
+
+
+def test_the_migration_clears_used_at_of_cards_whose_family_is_gone(db_url: str) -> None:
+    eng = db.make_engine(db_url)
+    try:
+        command.downgrade(db.alembic_config(eng), "0007")
+        now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+        with db.session_factory(eng).begin() as s:
+            team = repo.add_team(s, "North", now)
+            worker = repo.add_worker(s, team, "Sam", None, now)
+            rows = [
+                {"token": t, "code": c, "used_at": u}
+                for t, c, u in (("gone", "GONE-0001", now), ("new", "NEWC-0001", None))
+            ]
+            for row in rows:
+                s.execute(
+                    text(
+                        "INSERT INTO invites (token, code, team_id, worker_id, set_id, locale,"
+                        " created_at, expires_at, used_at) VALUES (:token, :code, :team,"
+                        " :worker, 'adult', 'en', :now, :now, :used_at)"
+                    ),
+                    {**row, "team": team.id, "worker": worker.id, "now": now},
+                )
+        db.upgrade(eng)
+        with db.session_factory(eng)() as s:
+            cards = {i.token: (i.used, i.used_at) for i in s.scalars(select(Invite))}
+        assert cards == {"gone": (True, None), "new": (False, None)}
+    finally:
+        eng.dispose()
