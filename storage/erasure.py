@@ -7,11 +7,14 @@ Deleting a row does not remove its bytes at once:
   file still holds earlier images of those pages until a checkpoint copies
   the WAL into the database and truncates it: `PRAGMA wal_checkpoint(TRUNCATE)`.
 - PostgreSQL: a deleted row stays in the table's heap as a dead tuple until
-  VACUUM removes it; index entries likewise. VACUUM cannot run inside a
-  transaction. (It makes the space reusable and, as measured, usually
-  compacts it away, but does not promise to zero it: the rest is overwritten
-  as the page is reused. pg_wal and backups keep old images until they are
-  recycled; see docs/DEPLOY.md.)
+  VACUUM removes it; index entries likewise. Plain VACUUM makes the space
+  reusable but does not zero it: after a "forget" the pseudonym, the chat id
+  and an alert's words were still readable in the heap files. VACUUM FULL
+  rewrites a table into a new file, so the small per-family tables are
+  rewritten (`REWRITTEN`); the large ones get plain VACUUM and their freed
+  space is overwritten as pages are reused. Neither can run inside a
+  transaction. pg_wal and backups keep old images until they are recycled;
+  see docs/DEPLOY.md.
 
 So an erasure records, in its own transaction, which tables it deleted from
 (`request`), and a duty outside any transaction (`bot.service.erasure`)
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage.models import Base, OutboxMessage, ScrubRequest
@@ -81,11 +85,36 @@ def delete_farewells(session: Session) -> int:
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
+REWRITTEN = frozenset(
+    {
+        "contacts",
+        "conversations",
+        "followups",
+        "invites",
+        "outbox",
+        "promises",
+        "respondents",
+        "safeguarding_alerts",
+    }
+)
+"""PostgreSQL tables that `compact` rewrites (VACUUM FULL): plain VACUUM was
+seen to leave a deleted row's bytes in a page's free space. They are small
+(a row or two per family, the outbox a week of messages), so the rewrite is
+quick; the large ones (answers, delivery ids, the audit log) get plain VACUUM."""
+
+LOCK_TIMEOUT = "2s"
+"""How long a rewrite may wait for its table (every other use of the table
+waits behind it meanwhile); past that it gives up and is tried again later."""
+
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
 def compact(engine: Engine, tables: Collection[str]) -> bool:
-    """Remove the bytes of deleted rows: a WAL checkpoint (TRUNCATE) on SQLite,
-    VACUUM of `tables` on PostgreSQL. Runs outside any transaction. False when
-    SQLite could not finish because another connection was reading (try again
-    later); a database error is raised."""
+    """Remove the bytes of deleted rows: a WAL checkpoint (TRUNCATE) on SQLite;
+    on PostgreSQL VACUUM FULL of the `REWRITTEN` tables among `tables` and
+    plain VACUUM of the others. Runs outside any transaction. False when it
+    could not finish now (SQLite: another connection was reading; PostgreSQL:
+    a table stayed locked); try again later. A database error is raised."""
     names = [t for t in sorted(tables) if t in Base.metadata.tables]
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
@@ -97,8 +126,17 @@ def compact(engine: Engine, tables: Collection[str]) -> bool:
         finally:
             raw.close()
         return row is not None and int(row[0]) == 0
+    quote = engine.dialect.identifier_preparer.quote
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        quote = engine.dialect.identifier_preparer.quote
-        for name in names:
-            conn.exec_driver_sql(f"VACUUM {quote(name)}")
+        conn.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        try:
+            for name in names:
+                full = "FULL " if name in REWRITTEN else ""
+                conn.exec_driver_sql(f"VACUUM {full}{quote(name)}")
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                return False
+            raise
+        finally:
+            conn.exec_driver_sql("RESET lock_timeout")
     return True

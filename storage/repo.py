@@ -966,10 +966,7 @@ def prune_outbox(session: Session, before: datetime) -> int:
         OutboxMessage.status.in_(("sent", "failed", "cancelled")),
         OutboxMessage.created_at < before,
     )
-    pruned = _rowcount(session.execute(stmt))
-    if pruned:
-        erasure.request(session, ("outbox",), before)
-    return pruned
+    return _rowcount(session.execute(stmt))
 
 
 def outbox_counts(session: Session) -> list[tuple[str, str, int]]:

@@ -3,9 +3,9 @@
 An APScheduler 3 interval job runs `Scrubber.run` (`bot.service.erasure`) on
 a database thread every `SCRUB_EVERY` seconds, and once at start: it finds
 the scrub requests that erasures (a family's "forget", `heard forget`, the
-retention job, a closed case, the outbox prune) left, waits until the last
-reply to an erased family has gone, then checkpoints SQLite's WAL or
-VACUUMs the PostgreSQL tables named, outside any transaction. With several
+retention job, a closed case) left, waits until the last reply to an erased
+family has gone, then checkpoints SQLite's WAL or VACUUMs the PostgreSQL
+tables named (FULL for the small ones), outside any transaction. With several
 processes on one PostgreSQL each may vacuum the same tables; that is
 harmless. A database that is down or busy leaves the requests for the next
 run.
