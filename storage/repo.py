@@ -454,6 +454,13 @@ def _erase_alerts(session: Session, which: Any) -> None:
             copy.next_attempt_at = day_of(copy.next_attempt_at)
             copy.sent_at = copy.sent_at and day_of(copy.sent_at)
     for alert in alerts:
+        # The delivery that raised it is still remembered (for redeliveries)
+        # with the time it came: that time goes to the day as well.
+        platform, _, key = (alert.delivery_key or "").partition(":")
+        if key:
+            delivery = session.get(ProcessedInbound, (platform, key))
+            if delivery is not None:
+                delivery.processed_at = day_of(delivery.processed_at)
         alert.respondent_id = None
         alert.text = None
         alert.team_id = None

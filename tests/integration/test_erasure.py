@@ -31,7 +31,8 @@ from bot.service.erasure import Scrubber
 from bot.service.outbox import OutboxBook, Sent
 from bot.service.retention import RetentionJob
 from storage import db, erasure, repo
-from storage.models import Invite, SafeguardingAlert
+from storage.models import Invite, ProcessedInbound, SafeguardingAlert
+from storage.repo import day_of
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 
@@ -214,6 +215,9 @@ def test_forget_in_chat_leaves_nothing(
             select(SafeguardingAlert).where(SafeguardingAlert.respondent_id.is_(None))
         ).one()
         assert (erased.at.hour, erased.at.minute, erased.at.second) == (0, 0, 0)
+        platform, _, key = str(erased.delivery_key).partition(":")
+        delivery = s.get(ProcessedInbound, (platform, key))
+        assert delivery is not None and delivery.processed_at == day_of(delivery.processed_at)
         kept = s.scalars(
             select(SafeguardingAlert).where(SafeguardingAlert.respondent_id.is_not(None))
         ).one()
