@@ -1,10 +1,11 @@
 """PostgreSQL crashes and comes back while families answer over Telegram.
 
-`heard run` (polling the fake Bot API, on a PostgreSQL server of the test's
-own) keeps running throughout. While the database is down, a family whose
-message cannot be stored is told kindly to try again in a few minutes, and
-the update stays unconfirmed; once the database is back, Telegram delivers
-it again and the family gets their real reply. Afterwards every survey is
+`heard run` (polling the fake Bot API, or receiving its webhook, on a
+PostgreSQL server of the test's own) keeps running throughout. While the
+database is down, a family whose message cannot be stored is told kindly to
+try again in a few minutes, and the update stays unconfirmed (polling) or
+gets a 500 (webhook); once the database is back, Telegram delivers it again
+and the family gets their real reply. Afterwards every survey is
 complete, every answer is stored exactly once, nothing was set aside as
 poison, and the process never restarted."""
 
@@ -70,16 +71,17 @@ def _apologies(tg: FakeTelegram, fams: list[Family]) -> int:
     return sum(TRY_AGAIN in (m["text"] or "") for f in fams for m in tg.sent(f.chat))
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 def test_families_are_told_to_try_again_and_heard_recovers_by_itself(
-    tmp_path: Path, server: PostgresServer
+    tmp_path: Path, server: PostgresServer, mode: str
 ) -> None:
     plan = _plan()
     url = server.url("heard")
-    with FakeTelegram() as tg:
-        cfg, _, _ = _prepare(tmp_path, tg, FAMILIES, "polling", url=url)
+    with FakeTelegram(webhook_max_attempts=10_000, webhook_retry_delay=0.05) as tg:
+        cfg, _, _ = _prepare(tmp_path, tg, FAMILIES, mode, url=url)
         tokens = (tmp_path / "tokens").read_text().split("\n")
         fams = [Family(FIRST_CHAT + n, token) for n, token in enumerate(tokens)]
-        proc = _start(cfg, tg, tmp_path / "heard.log", "polling")
+        proc = _start(cfg, tg, tmp_path / "heard.log", mode)
         stuck: list[str] = []
         try:
             # Until everyone is a few questions in.
