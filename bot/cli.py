@@ -337,7 +337,10 @@ def _scrub(app: App) -> str:
     except StorageError as exc:
         return f"deleted rows not yet scrubbed from the database files ({exc}); heard run will"
     if done.waiting:
-        return "the database is busy: heard run scrubs the deleted rows from its files shortly"
+        return (
+            "deleted rows not yet scrubbed from the database files (busy, or a last reply "
+            "to an erased family is still going out); heard run does it within a minute"
+        )
     return "deleted rows scrubbed from the database files"
 
 
