@@ -321,6 +321,9 @@ class SafeguardingAlert(Base):
     pseudonym: Mapped[str | None] = mapped_column(String(64))
     """The family's keyed pseudonym, so "forget" finds an alert written before
     an invite was used; cleared on erasure."""
+    erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The family was erased: the words and links above are gone, the times
+    kept to the day, and a copy still on its way loses the words once sent."""
     delivery_key: Mapped[str | None] = mapped_column(String(160))
     """"<platform>:<delivery id>" of the message that raised it: one alert per
     delivery, however often it is spooled or redelivered."""

@@ -437,23 +437,12 @@ def erase_respondent(session: Session, respondent_id: int, now: datetime) -> Non
 
 def _erase_alerts(session: Session, which: Any) -> None:
     alerts = list(session.scalars(select(SafeguardingAlert).where(which)))
-    alert_ids = [str(a.id) for a in alerts]
-    if alert_ids:
-        # An alert still on its way to the duty team is kept: their safety
-        # comes first. Copies already delivered lose the family's words and
-        # their exact times.
-        for copy in session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.kind == "alert",
-                OutboxMessage.ref.in_(alert_ids),
-                OutboxMessage.status.in_(("sent", "failed", "cancelled")),
-            )
-        ).all():
-            copy.text = "(erased at the family's request)"
-            copy.created_at = day_of(copy.created_at)
-            copy.next_attempt_at = day_of(copy.next_attempt_at)
-            copy.sent_at = copy.sent_at and day_of(copy.sent_at)
+    # An alert still on its way to the duty team is kept whole: their safety
+    # comes first (`alert_delivered` clears it once it has gone). Copies
+    # already delivered lose the family's words and their exact times.
+    _forget_alert_copies(session, [a.id for a in alerts])
     for alert in alerts:
+        alert.erased = True
         # The delivery that raised it is still remembered (for redeliveries)
         # with the time it came: that time goes to the day as well.
         platform, _, key = (alert.delivery_key or "").partition(":")
@@ -1171,11 +1160,43 @@ def alerts_to_chase(session: Session, sent_before: datetime, limit: int = 100) -
 
 
 def alert_delivered(session: Session, alert_id: int, message_id: str, now: datetime) -> None:
+    """Record that an alert reached the duty team. If the family was erased
+    while it was on its way, the copy now sent loses their words too."""
+    erased = session.scalar(
+        select(SafeguardingAlert.erased).where(SafeguardingAlert.id == alert_id)
+    )
     session.execute(
         update(SafeguardingAlert)
         .where(SafeguardingAlert.id == alert_id, SafeguardingAlert.delivered_at.is_(None))
-        .values(delivered_at=now, message_ref=message_id)
+        .values(delivered_at=day_of(now) if erased else now, message_ref=message_id)
     )
+    if erased and _forget_alert_copies(session, [alert_id]):
+        erasure.request(session, ("outbox",), now)
+
+
+ERASED_ALERT_TEXT = "(erased at the family's request)"
+
+
+def _forget_alert_copies(session: Session, alert_ids: Collection[int]) -> int:
+    """Give the sent copies of these alerts (to the duty team) no words of the
+    family and only the day of their times; how many were changed."""
+    if not alert_ids:
+        return 0
+    copies = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "alert",
+            OutboxMessage.ref.in_([str(i) for i in alert_ids]),
+            OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+            OutboxMessage.text != ERASED_ALERT_TEXT,
+        )
+    ).all()
+    for copy in copies:
+        copy.text = ERASED_ALERT_TEXT
+        copy.created_at = day_of(copy.created_at)
+        copy.next_attempt_at = day_of(copy.next_attempt_at)
+        copy.sent_at = copy.sent_at and day_of(copy.sent_at)
+    session.flush()
+    return len(copies)
 
 
 # -- respondents, by id ---------------------------------------------------------------

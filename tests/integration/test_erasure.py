@@ -24,7 +24,7 @@ from bot.core.messages import Inbound, InboundKind
 from bot.core.privacy import pseudonym
 from bot.runtime.app import policy_for
 from bot.runtime.followups import OUTBOX_KEEP
-from bot.service.alerts import Alerts
+from bot.service.alerts import AlertDesk, Alerts
 from bot.service.conversation import Conversations, ReplyQueue
 from bot.service.data_requests import DataRequests
 from bot.service.erasure import Scrubber
@@ -52,12 +52,15 @@ class QueuedFamily(ChatFamily):
     def _send(self, kind: InboundKind, key: str | None = None, **fields: str) -> str:
         inbound = Inbound(self.platform, self.chat_id, key or f"e{next(_keys)}", kind, **fields)
         self.replies = self.service.handle(inbound, queue=ReplyQueue(OWNER, timedelta(minutes=5)))
-        deliver(self.service, self.replies)
+        deliver(self.service, self.replies, platforms=(self.platform,))
         return "\n".join(r.text for r in self.replies)
 
 
-def deliver(service: Conversations, replies: list[Any] | None = None) -> None:
-    """Send everything in the outbox, as the runtime's sender would."""
+def deliver(
+    service: Conversations, replies: list[Any] | None = None, platforms: tuple[str, ...] = PLATFORMS
+) -> None:
+    """Send everything in the outbox on `platforms` (by default to families
+    and to the duty team), as the runtime's sender would."""
     book = OutboxBook(service.store, owner=OWNER, clock=service.clock, lease=timedelta(minutes=5))
     results: list[tuple[repo.OutboundRow, Any]] = [
         (
@@ -68,7 +71,7 @@ def deliver(service: Conversations, replies: list[Any] | None = None) -> None:
         if r.outbox_id is not None
     ]
     while True:
-        rows, _ = book.settle_and_claim(results, 50, platforms=PLATFORMS, held_kinds=())
+        rows, _ = book.settle_and_claim(results, 50, platforms=platforms, held_kinds=())
         if not rows:
             return
         results = [(row, Sent(f"m{row.id}")) for row in rows]
@@ -335,3 +338,33 @@ def test_a_rewrite_that_cannot_get_its_table_is_tried_again_later(
         reader.rollback()
     assert Scrubber(service.store, service.clock).run().tables
     assert _rows_holding(engine, _needles()) == []
+
+
+def test_an_alert_on_its_way_keeps_its_words_until_sent_then_loses_them(
+    service: Conversations, clock: FakeClock, db_url: str, engine: Engine
+) -> None:
+    code = _answer(service, clock)  # the duty channel has not had the alert yet
+    DataRequests(service, CONFIG).forget(code, actor="admin")
+    Scrubber(service.store, service.clock).run()
+    assert _rows_holding(engine, ["kill myself"]) == ["outbox: kill myself"]  # safety first
+
+    sink = service.alert_sink
+    assert isinstance(sink, Alerts)
+    desk = AlertDesk(service.store, sink, service.clock)
+    book = OutboxBook(
+        service.store,
+        owner=OWNER,
+        clock=service.clock,
+        lease=timedelta(minutes=5),
+        on_sent=desk.on_sent,
+    )
+    rows, _ = book.settle_and_claim([], 50, platforms=PLATFORMS, held_kinds=())
+    assert [r.kind for r in rows] == ["alert"]
+    book.settle_and_claim([(rows[0], Sent("m1"))], 0, platforms=PLATFORMS, held_kinds=())
+    assert Scrubber(service.store, service.clock).run().tables == ("outbox",)
+    assert _rows_holding(engine, _needles()) == []
+    if engine.dialect.name == "sqlite":
+        assert _bytes_holding(db_url, _needles()) == []
+    with service.store.sessions() as s:
+        alert = s.scalars(select(SafeguardingAlert)).one()
+        assert alert.erased and alert.delivered_at == day_of(clock())

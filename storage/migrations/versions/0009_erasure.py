@@ -4,6 +4,8 @@
 that then removes the deleted bytes (a WAL checkpoint on SQLite, VACUUM on
 PostgreSQL). `invites.used` keeps a card single-use once `used_at` is cleared
 on erasure; cards whose family is already gone lose their `used_at` now.
+`safeguarding_alerts.erased` marks the alerts of erased families, so a copy
+still on its way to the duty team loses the family's words once it is sent.
 
 Revision ID: 0009
 Revises: 0007
@@ -33,6 +35,14 @@ def upgrade() -> None:
     with op.batch_alter_table("invites") as batch:
         batch.add_column(sa.Column("used", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.execute("UPDATE invites SET used = (used_at IS NOT NULL)")
+    with op.batch_alter_table("safeguarding_alerts") as batch:
+        batch.add_column(
+            sa.Column("erased", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+    op.execute(
+        "UPDATE safeguarding_alerts SET erased = (text IS NULL AND pseudonym IS NULL"
+        " AND respondent_id IS NULL)"
+    )
     op.execute(
         "UPDATE invites SET used_at = NULL WHERE used_at IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM respondents WHERE respondents.invite_id = invites.id)"
@@ -41,6 +51,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("UPDATE invites SET used_at = created_at WHERE used AND used_at IS NULL")
+    with op.batch_alter_table("safeguarding_alerts") as batch:
+        batch.drop_column("erased")
     with op.batch_alter_table("invites") as batch:
         batch.drop_column("used")
     op.drop_table("scrub_requests")
