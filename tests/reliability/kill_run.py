@@ -83,8 +83,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(folder: Path, tg: FakeTelegram, invites: int, mode: str) -> tuple[Path, str, int]:
-    url = f"sqlite:///{folder / 'heard.db'}"
+def _prepare(
+    folder: Path, tg: FakeTelegram, invites: int, mode: str, *, url: str | None = None
+) -> tuple[Path, str, int]:
+    """A migrated database (SQLite in `folder` unless `url`) with `invites`
+    cards, and a config for `heard run`."""
+    url = url or f"sqlite:///{folder / 'heard.db'}"
     eng = db.make_engine(url)
     db.upgrade(eng)
     now = datetime.now(UTC)

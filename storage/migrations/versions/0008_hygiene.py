@@ -4,7 +4,7 @@ Follow-ups count their runs (`attempts`), so one that keeps raising is
 marked failed instead of being tried on every sweep.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
