@@ -41,7 +41,7 @@ from storage import db  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 from tests.followups_seed import MESSAGES_PER_CHECKIN, seed_due_checkins  # noqa: E402
 
-SECRET = "bench-secret-0123456789abcdef"
+SECRET = "bench-secret-0123456789abcdef-0123"
 
 
 def _free_port() -> int:

@@ -23,7 +23,7 @@ from bot.core.errors import HeardError, StorageError
 from bot.core.invites import qr_png
 from bot.core.privacy import pseudonym
 from bot.runtime.app import App, build
-from bot.runtime.log_format import TEXT_FORMAT, use_format
+from bot.runtime.log_format import TEXT_FORMAT, redact_logs, use_format
 from bot.runtime.registry import console_chat
 
 log = logging.getLogger("heard")
@@ -673,9 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("HEARD_LOG_LEVEL", "WARNING"),
         format=TEXT_FORMAT,
     )
-    # httpx logs every request URL at INFO, and Telegram's URLs hold the bot token.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact_logs()
     try:
         return int(args.func(args))
     except HeardError as exc:

@@ -24,6 +24,8 @@ from bot.core.errors import ConfigError
 from bot.core.quiet_hours import QuietHours
 
 DEFAULT_DATA_DIR = Path("heard-data")
+EMBEDDED_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR / 'heard.db'}"
+"""The database `heard chat` and a config without `[database] url` use."""
 MIN_K = 3
 
 
@@ -78,6 +80,8 @@ class ScheduleConfig:
     timezone: str = "Europe/London"
     sweep_every: timedelta = timedelta(seconds=5)
     lease: timedelta = timedelta(minutes=2)
+    followup_attempts: int = 5
+    """Runs of one follow-up that may raise before it is marked failed."""
 
     def quiet_hours(self) -> QuietHours:
         return QuietHours(self.quiet_start, self.quiet_end, ZoneInfo(self.timezone))
@@ -154,6 +158,9 @@ class DataRequestsConfig:
 class Config:
     database_url: str
     pseudonym_secret: bytes = field(repr=False)
+    pseudonym_secret_env: str = "HEARD_PSEUDONYM_SECRET"
+    """The environment variable the secret was read from; empty when it came
+    from the local key file (`heard-data/pseudonym.key`)."""
     organisation: str = "Heard"
     default_set: str = "adult"
     default_locale: str = "en"
@@ -251,13 +258,25 @@ def env_secret(var: str, key: str) -> str:
     return value
 
 
+MIN_SECRET_BYTES = 32
+"""The shortest pseudonym key Heard accepts from a key file or, for
+`heard run` on a database other than the embedded default, the environment."""
+
+
 def _local_secret(data_dir: Path) -> bytes:
     path = data_dir / "pseudonym.key"
     try:
         if path.exists():
-            return bytes.fromhex(path.read_text().strip())
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
+            key = bytes.fromhex(path.read_text().strip())
+            if len(key) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"the pseudonym key in {path} is {len(key)} bytes, shorter than "
+                    f"{MIN_SECRET_BYTES}; restore the right file or set "
+                    "[privacy] pseudonym_secret_env"
+                )
+            return key
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = secrets.token_bytes(MIN_SECRET_BYTES)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(key.hex())
@@ -269,11 +288,32 @@ def _local_secret(data_dir: Path) -> bytes:
         ) from None
 
 
+def check_run_secret(config: Config) -> None:
+    """`heard run` on any database but the embedded default must read the
+    pseudonym secret from the environment, at least `MIN_SECRET_BYTES` long:
+    a key file made on the spot, relative to where the process started,
+    would make every family look new after a start from elsewhere."""
+    if config.database_url == EMBEDDED_DATABASE_URL:
+        return
+    if not config.pseudonym_secret_env:
+        raise ConfigError(
+            "[privacy] pseudonym_secret_env: heard run on this database needs the pseudonym "
+            "secret from the environment; set it to a variable holding at least "
+            f"{MIN_SECRET_BYTES} random bytes"
+        )
+    if len(config.pseudonym_secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"[privacy] pseudonym_secret_env: {config.pseudonym_secret_env} holds "
+            f"{len(config.pseudonym_secret)} bytes; heard run needs at least {MIN_SECRET_BYTES}"
+        )
+
+
 def defaults(data_dir: Path = DEFAULT_DATA_DIR) -> Config:
     """The embedded defaults used by `heard chat` with no config file."""
     return Config(
         database_url=f"sqlite:///{data_dir / 'heard.db'}",
         pseudonym_secret=_local_secret(data_dir),
+        pseudonym_secret_env="",
     )
 
 
@@ -308,7 +348,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     )
     org = top.text("organisation", "Heard")
     db = top.sub("database", {"url", "url_env"})
-    url = db.text("url", f"sqlite:///{DEFAULT_DATA_DIR / 'heard.db'}")
+    url = db.text("url", EMBEDDED_DATABASE_URL)
     url_env = db.text("url_env", "")
     if url_env:
         url = env_secret(url_env, "[database] url_env")
@@ -410,7 +450,15 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
 
     sc = top.sub(
         "schedule",
-        {"checkin_every", "reminder_after", "quiet_hours", "timezone", "sweep_every", "lease"},
+        {
+            "checkin_every",
+            "reminder_after",
+            "quiet_hours",
+            "timezone",
+            "sweep_every",
+            "lease",
+            "followup_attempts",
+        },
     )
     d_sc = ScheduleConfig()
     quiet = sc.text("quiet_hours", "20:00-09:00")
@@ -429,6 +477,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         timezone=_tz(sc.text("timezone", d_sc.timezone), "[schedule] timezone"),
         sweep_every=sc.duration("sweep_every", d_sc.sweep_every),
         lease=sc.duration("lease", d_sc.lease),
+        followup_attempts=sc.whole("followup_attempts", d_sc.followup_attempts, low=1, high=100),
     )
 
     sg = top.sub(
@@ -486,6 +535,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
     return Config(
         database_url=url,
         pseudonym_secret=secret,
+        pseudonym_secret_env=secret_env,
         organisation=org,
         default_set=survey.text("default_set", "adult"),
         default_locale=survey.text("default_locale", "en"),

@@ -1,5 +1,5 @@
 # Sourced by scripts/chat and scripts/test: make .venv and install Heard into it.
-# Re-installs only when pyproject.toml changed since the last install.
+# Re-installs only when pyproject.toml or constraints.txt changed since the last install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,9 +12,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 STAMP=.venv/.heard-installed
-WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)-${HEARD_EXTRAS:-dev}"
+WANT="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)-${HEARD_EXTRAS:-dev}"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${HEARD_EXTRAS:-dev}]"
+  # constraints.txt pins every package to the version the tests ran with.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -c constraints.txt -e ".[${HEARD_EXTRAS:-dev}]"
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -12,6 +12,7 @@ PostgreSQL is for production and several instances.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,19 @@ def _prepare_sqlite_path(url: str) -> None:
         return
     path = Path(db)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StorageError(
             f"cannot create the folder for the database at {path.parent} ({exc.strerror}); "
             "set [database] url to a writable place"
         ) from None
     try:
+        if not path.exists():
+            # Owner-only from the start; SQLite gives its -wal and -shm files
+            # the permissions of the database file.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         sqlite3.connect(path).close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StorageError(
             f"cannot open the database file {path} ({exc}); "
             "check its permissions or set [database] url to a writable place"

@@ -186,10 +186,13 @@ class FollowUp(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     key: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    """pending, claimed, done or cancelled."""
+    """pending, claimed, done, cancelled or failed (raised `followup_attempts` times)."""
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How often it was claimed to run; counted in the claim itself, so a run
+    that kills its process counts too."""
     __table_args__ = (
         UniqueConstraint("respondent_id", "key", name="uq_followups_key"),
         Index("ix_followups_due", "status", "due_at"),

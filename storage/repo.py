@@ -509,6 +509,8 @@ class DueFollowUp:
     respondent_id: int
     kind: str
     due_at: datetime
+    attempts: int = 1
+    """Runs so far, this one included."""
 
 
 def claim_followups(
@@ -529,8 +531,13 @@ def claim_followups(
     waits for a lock an inbound message holds (which could deadlock).
     `kinds` limits the claim to those kinds (all when empty)."""
     f, r = _table(FollowUp), _table(Respondent)
-    values = {"status": "claimed", "claimed_by": owner, "lease_until": lease_until}
-    cols = (f.c.id, f.c.respondent_id, f.c.kind, f.c.due_at)
+    values = {
+        "status": "claimed",
+        "claimed_by": owner,
+        "lease_until": lease_until,
+        "attempts": f.c.attempts + 1,
+    }
+    cols = (f.c.id, f.c.respondent_id, f.c.kind, f.c.due_at, f.c.attempts)
     rows: list[Any] = []
     for claimable in _claimable(f.c.status, f.c.lease_until, f.c.due_at <= now, now):
         if len(rows) >= limit:
@@ -556,8 +563,8 @@ def _claimable(status: Any, lease_until: Any, due: Any, now: datetime) -> tuple[
 
 
 def finish_followups(session: Session, ids: Collection[int], status: str) -> None:
-    """Mark claimed follow-ups "done" (their messages are in the outbox) or
-    "cancelled" (nothing was due to be said)."""
+    """Mark claimed follow-ups "done" (their messages are in the outbox),
+    "cancelled" (nothing was due to be said) or "failed" (raised too often)."""
     if ids:
         session.execute(
             update(FollowUp)

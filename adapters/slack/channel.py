@@ -7,8 +7,11 @@ invite cards. The rest of Heard sends to people and channels with `deliver`.
 
 How requests are handled, and why:
 
-- Bolt verifies every HTTP request's signature and timestamp (401 on a bad
-  one) before anything else runs.
+- Every HTTP request's signature and timestamp are checked on the raw body
+  before anything parses it (401 on a bad one); a signed body that is not a
+  Slack request gets 400. Bolt then checks them again.
+- An answer button counts only when pressed by the person whose DM it is
+  (`conversations.open` for the presser must name the same DM).
 - Every request is acknowledged at once; the work (database, Web API calls)
   runs afterwards in a task this class tracks, so Slack always gets its
   answer within 3 seconds and `stop()` can wait for work in flight.
@@ -44,9 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.ordering import ChatOrder
@@ -57,11 +62,13 @@ from adapters.slack.convert import (
     answered,
     escape,
     fallback,
+    parse_body,
     pressed_label,
     render,
     render_text,
     slack_wording,
     to_inbound,
+    well_formed,
 )
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
@@ -88,6 +95,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("heard.slack")
 
 STORE_WAIT = 2.5
+_REMEMBER_DMS = 10_000
 """Seconds an HTTP event waits to be stored before answering 500 (Slack
 counts a request unanswered after 3 s and retries it)."""
 
@@ -151,6 +159,8 @@ class SlackChannel:
         self._on_unreachable: UnreachableHandler | None = None
         self._session: aiohttp.ClientSession | None = None
         self._web: SlackWeb | None = None
+        self._dm_of: dict[str, str] = {}
+        """Slack user id -> the id of their DM with the app, as Slack said."""
         self._bolt: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -286,6 +296,21 @@ class SlackChannel:
         )
         return await web_api.post_message(channel, payload)
 
+    async def can_post(self, address: str) -> str:
+        """Why Heard could not post to the channel `address` (empty if it
+        can): checked at start for the duty channels."""
+        try:
+            info = await self._api().channel_info(address)
+        except SlackRefused as exc:
+            return exc.error
+        except Unreachable as exc:
+            return str(exc).rpartition(": ")[2]
+        except HeardError as exc:
+            return type(exc).__name__
+        if info.get("is_member") is False:
+            return "not_in_channel"
+        return ""
+
     def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
         """Call `handler(user_id, value, channel_id, message_ts)` for a press on
         any button whose `action_id` or value starts with `prefix` (a value is
@@ -360,10 +385,34 @@ class SlackChannel:
         assert self._bolt is not None
         bolt = self._bolt
 
+        verifier = SignatureVerifier(self._signing_secret)
+
         async def endpoint(request: web.Request) -> web.StreamResponse:
-            return await to_aiohttp_response(
-                await bolt.async_dispatch(await to_bolt_request(request))
-            )
+            # The signature is checked on the raw bytes before anything parses
+            # them: an unsigned body, however malformed, costs one HMAC.
+            raw = await request.read()
+            if not _signed(verifier, raw, request.headers):
+                return web.Response(status=401, text="invalid request signature")
+            try:
+                body = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                body = ""
+            parsed = parse_body(body, request.content_type) if body else None
+            if parsed is None or not well_formed(parsed):
+                return web.Response(status=400, text="the body is not a Slack request")
+            try:
+                incoming = AsyncBoltRequest(
+                    body=body,
+                    query=request.query_string,
+                    headers=request.headers,  # type: ignore[arg-type]
+                )
+                answer = await bolt.async_dispatch(incoming)
+            except Exception as exc:
+                # Bolt reads ids out of the payload before any listener runs
+                # and raises on a field of the wrong type: not a Slack request.
+                log.warning("a signed Slack request Bolt could not read: %s", type(exc).__name__)
+                return web.Response(status=400, text="the body is not a Slack request")
+            return await to_aiohttp_response(answer)
 
         app = web.Application()
         app.router.add_post(self.settings.path, endpoint)
@@ -457,12 +506,34 @@ class SlackChannel:
         if action_id.startswith(CHOICE_ACTION):
             inbound = to_inbound(body)
             if inbound is not None:
-                self._spawn(self._converse(inbound, pressed=body))
+                self._spawn(self._press(inbound, body))
             return
         for prefix, handler in self._action_handlers.items():
             if action_id.startswith(prefix):
                 self._spawn(self._run_action_handler(handler, body, action))
                 return
+
+    async def _press(self, inbound: Inbound, body: dict[str, Any]) -> None:
+        """An answer button pressed: the family's answer only if the person
+        who pressed it is the one whose DM with the app it is."""
+        user = body.get("user")
+        presser = user.get("id") if isinstance(user, Mapping) else None
+        if not isinstance(presser, str) or not presser:
+            return
+        owner_dm = self._dm_of.get(presser)
+        if owner_dm is None:
+            try:
+                owner_dm = await self._api().open_dm(presser)
+            except (HeardError, aiohttp.ClientError) as exc:
+                log.warning("could not check who pressed a Slack button: %s", type(exc).__name__)
+                return
+            if len(self._dm_of) >= _REMEMBER_DMS:
+                self._dm_of.clear()
+            self._dm_of[presser] = owner_dm
+        if owner_dm != inbound.chat_id:
+            log.warning("a button press in a family's Slack DM by someone else was ignored")
+            return
+        await self._converse(inbound, pressed=body)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         acked = False
@@ -700,6 +771,15 @@ class SlackChannel:
                 await self._api().post_message(
                     await self._api().open_dm(user), {"text": self.desk.say("qr_failed")}
                 )
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether `raw` carries Slack's signature, made within the last 5 minutes."""
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    signature = headers.get("X-Slack-Signature")
+    if not timestamp or not signature or not timestamp.isdigit():
+        return False
+    return verifier.is_valid(raw, timestamp, signature)
 
 
 def _is_user(target: str) -> bool:

@@ -11,9 +11,11 @@ buttons. Nothing here does I/O, so captured payloads make complete tests.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from adapters.splitting import split_text
 from bot.core.messages import Choice, Inbound, InboundKind, Outbound
@@ -36,6 +38,67 @@ _TEXT_SUBTYPES = (None, "thread_broadcast", "me_message")
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 
 
+def parse_body(body: str, content_type: str) -> dict[str, Any] | None:
+    """The request body Slack sent, as Bolt will read it: JSON (Events API),
+    a form (slash commands) or a form whose `payload` is JSON (interactions).
+    None when it is none of these, or not an object, so the endpoint can
+    answer 400 before Bolt (which would raise on it) sees it."""
+    try:
+        if content_type == "application/json" or body.startswith("{"):
+            parsed: Any = json.loads(body)
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True))
+            parsed = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+_OBJECT_FIELDS = ("user", "channel", "team", "enterprise", "container", "message", "view")
+"""Fields Bolt reads ids from (`x` or `x.id`) before any listener runs."""
+_ID_FIELDS = ("id", "channel_id", "team_id", "user_id", "enterprise_id", "message_ts")
+_EVENT_TEXT_FIELDS = ("type", "subtype", "channel", "channel_type", "user", "team", "ts")
+_ACTION_FIELDS = ("action_id", "block_id", "type", "value")
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _ids_are_text(value: Any) -> bool:
+    if not isinstance(value, Mapping):
+        return _plain(value)
+    return all(_plain(value.get(k)) for k in _ID_FIELDS)
+
+
+def well_formed(body: Mapping[str, Any]) -> bool:
+    """Whether Bolt can route `body`: the fields it reads before any of
+    Heard's code runs have the types Slack sends (it raises, or answers 500,
+    on others). A body that fails this is not a Slack request: 400."""
+    if not _plain(body.get("type")) or not _plain(body.get("command")):
+        return False
+    if not all(_ids_are_text(body.get(k)) for k in _OBJECT_FIELDS):
+        return False
+    if "event" in body:
+        event = body["event"]
+        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+            return False
+        if not all(_plain(event.get(k)) for k in _EVENT_TEXT_FIELDS):
+            return False
+    if "actions" in body:
+        actions = body["actions"]
+        if not isinstance(actions, list) or not all(
+            isinstance(a, Mapping) and all(_plain(a.get(k)) for k in _ACTION_FIELDS)
+            for a in actions
+        ):
+            return False
+        if not actions or not isinstance(actions[0].get("action_id"), str):
+            return False
+    elif body.get("type") == "block_actions":
+        return False
+    return True
+
+
 def to_inbound(body: Mapping[str, Any], *, self_user_id: str = "") -> Inbound | None:
     """What a person did, from a Slack request body; None if it is not for Heard.
 
@@ -51,6 +114,12 @@ def to_inbound(body: Mapping[str, Any], *, self_user_id: str = "") -> Inbound | 
     if kind == "block_actions":
         return _from_action(body)
     return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` if it is an object, else an empty one: a field of the wrong
+    type in a payload is treated as missing, never raised on."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _from_bot(message: Mapping[str, Any], self_user_id: str) -> bool:
@@ -77,8 +146,8 @@ def _from_event(body: Mapping[str, Any], self_user_id: str) -> Inbound | None:
 
     subtype = event.get("subtype")
     if subtype == "message_changed":
-        new = event.get("message") or {}
-        old = event.get("previous_message") or {}
+        new = _mapping(event.get("message"))
+        old = _mapping(event.get("previous_message"))
         # Slack also sends message_changed when it unfurls a link, and for our
         # own chat.update after a button press: neither is the person editing.
         if _from_bot(new, self_user_id) or new.get("text") == old.get("text"):
@@ -88,22 +157,23 @@ def _from_event(body: Mapping[str, Any], self_user_id: str) -> Inbound | None:
         return unsupported("file")
     if subtype not in _TEXT_SUBTYPES:
         return None
-    text = plain_text(str(event.get("text") or ""))
+    raw_text = event.get("text")
+    text = plain_text(raw_text if isinstance(raw_text, str) else "")
     if not text.strip():
         return unsupported("message without text")
     return Inbound(PLATFORM, channel, event_id, InboundKind.TEXT, text=text)
 
 
 def _from_action(body: Mapping[str, Any]) -> Inbound | None:
-    actions = body.get("actions") or []
-    if not actions or not isinstance(actions[0], Mapping):
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return None
     action = actions[0]
     if not str(action.get("action_id", "")).startswith(CHOICE_ACTION):
         return None
     value = action.get("value")
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    container = _mapping(body.get("container"))
+    channel = container.get("channel_id") or _mapping(body.get("channel")).get("id")
     if not isinstance(value, str) or not value or not isinstance(channel, str) or not channel:
         return None
     press = action.get("action_ts") or body.get("trigger_id") or ""

@@ -193,6 +193,14 @@ class SlackWeb:
         person's messages, nor a DM conversation)."""
         await self.call("chat.delete", lambda: self.client.chat_delete(channel=channel, ts=ts))
 
+    async def channel_info(self, channel: str) -> Mapping[str, Any]:
+        """What `conversations.info` says of `channel` (raises as `call` does)."""
+        response = await self.call(
+            "conversations.info", lambda: self.client.conversations_info(channel=channel)
+        )
+        info = response.get("channel")
+        return info if isinstance(info, Mapping) else {}
+
     async def open_dm(self, user: str) -> str:
         """The DM channel id between the app and `user` (remembered)."""
         if user in self._dms:

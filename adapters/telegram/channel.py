@@ -313,6 +313,19 @@ class TelegramChannel:
 
     # -- handling one update ---------------------------------------------------------------
 
+    async def can_post(self, address: str) -> str:
+        """Why Heard could not post to the chat `address` (empty if it can):
+        checked at start for the duty channels (`getChat`)."""
+        try:
+            await self.bot.get_chat(chat_id=address)
+        except Forbidden:
+            return "forbidden"
+        except BadRequest as exc:
+            return str(exc.message).lower()
+        except TelegramError as exc:
+            return type(exc).__name__
+        return ""
+
     def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
         """Call `handler(user_id, data, chat_id, message_id)` for a press on a
         button whose data starts with `prefix`, in any chat (e.g. a duty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
@@ -36,48 +37,64 @@ def _what(message: Message) -> str:
     return "message"
 
 
+def _private(chat: Any) -> bool:
+    """A one-to-one chat with a real id."""
+    return (
+        chat is not None
+        and getattr(chat, "type", None) == "private"
+        and isinstance(getattr(chat, "id", None), int)
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def to_inbound(update: Update) -> Inbound | None:
     """Heard's view of one update, or None for updates Heard does not handle
-    (group chats, channel posts, service messages)."""
+    (group chats, channel posts, service messages) and for updates missing
+    what every real one has (a chat with an id): python-telegram-bot accepts
+    those too, and one must not stop the chat or the polling offset."""
     key = str(update.update_id)
     query = update.callback_query
     if query is not None:
-        chat = query.message.chat if query.message else None
-        if chat is None or chat.type != "private":
+        chat: Any = getattr(query.message, "chat", None) if query.message else None
+        if not _private(chat):
             return None
+        user = query.from_user
         return Inbound(
             PLATFORM,
             str(chat.id),
             key,
             InboundKind.BUTTON,
-            data=query.data or "",
-            language_hint=query.from_user.language_code or "",
+            data=query.data if isinstance(query.data, str) else "",
+            language_hint=_text(user.language_code) if user else "",
         )
     edited = update.edited_message
     if edited is not None:
-        if edited.chat.type != "private":
+        if not _private(edited.chat):
             return None
         return Inbound(
             PLATFORM,
             str(edited.chat.id),
             key,
             InboundKind.UNSUPPORTED,
-            text=edited.text or edited.caption or "",
+            text=_text(edited.text) or _text(edited.caption),
             unsupported_what="edited message",
         )
     message = update.message
-    if message is None or message.chat.type != "private":
+    if message is None or not _private(message.chat):
         return None
     chat_id = str(message.chat.id)
-    hint = message.from_user.language_code or "" if message.from_user else ""
+    hint = _text(message.from_user.language_code) if message.from_user else ""
     text = message.text
-    if text is None:
+    if not isinstance(text, str):
         return Inbound(
             PLATFORM,
             chat_id,
             key,
             InboundKind.UNSUPPORTED,
-            text=message.caption or "",
+            text=_text(message.caption),
             unsupported_what=_what(message),
             language_hint=hint,
         )

@@ -53,6 +53,7 @@ from bot.service.outbox import (
     Abandoned,
     Failed,
     OnSent,
+    OnUndeliverable,
     OutboxBook,
     Result,
     Retry,
@@ -124,6 +125,7 @@ class Sender:
         executor: Executor | None = None,
         held_kinds: HeldKinds = _nothing_held,
         on_sent: OnSent | None = None,
+        on_undeliverable: OnUndeliverable | None = None,
         max_in_flight: int = 100,
         max_attempts: int = 8,
         retry_base: float = 5.0,
@@ -143,6 +145,7 @@ class Sender:
             lease=lease,
             max_attempts=max_attempts,
             on_sent=on_sent,
+            on_undeliverable=on_undeliverable,
         )
         self.executor = executor
         self.held_kinds = held_kinds

@@ -58,6 +58,7 @@ class Runtime:
             executor=self.executor,
             held_kinds=self._held_kinds,
             on_sent=on_sent or app.alert_desk.on_sent,
+            on_undeliverable=app.alert_desk.alerts.undeliverable,
             max_in_flight=in_flight_for(app.config),
             idle_poll=schedule.sweep_every.total_seconds(),
         )

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
+from bot.config import Config, check_run_secret
 from bot.core.errors import ConfigError, HeardError
 from bot.runtime import alerts, erasure, followups, retention
 from bot.runtime.app import App
 from bot.runtime.health import HealthServer
-from bot.runtime.log_format import use_format
+from bot.runtime.log_format import redact_logs, use_format
 from bot.runtime.metrics import ErrorCounter
 from bot.runtime.process import Extra, Runtime
 from bot.runtime.registry import enabled_platforms, load_channel
-from bot.service.ports import Channel
+from bot.service.ports import Channel, CheckableChannel
 
 log = logging.getLogger("heard.run")
 
@@ -39,6 +41,42 @@ def channels_for(app: App) -> list[Channel]:
             "that receives alerts when someone may be in danger"
         )
     return channels
+
+
+DUTY_CHECK_TIMEOUT = 15.0
+
+
+async def check_duty_channels(app: App, channels: list[Channel]) -> int:
+    """At start, ask each platform whether Heard can post to the duty
+    channels; one ERROR line for each it cannot (Heard keeps running: an
+    alert that cannot go there goes to the other one). How many failed."""
+    alerts = app.alert_desk.alerts
+    by_platform = {c.platform: c for c in channels}
+    failed = 0
+    for key, target in (
+        ("alert_channel", alerts.primary),
+        ("fallback_channel", alerts.fallback),
+    ):
+        if target is None or (key == "fallback_channel" and target == alerts.primary):
+            continue
+        channel = by_platform.get(target.platform)
+        if not isinstance(channel, CheckableChannel):
+            continue
+        try:
+            async with asyncio.timeout(DUTY_CHECK_TIMEOUT):
+                reason = await channel.can_post(target.address)
+        except TimeoutError:
+            reason = "no answer in time"
+        if reason:
+            failed += 1
+            log.error(
+                "[safeguarding] %s: Heard cannot post to that %s channel (%s); "
+                "add the app to it or fix the setting, or alerts may not reach the duty team",
+                key,
+                target.platform,
+                reason,
+            )
+    return failed
 
 
 async def serve(
@@ -75,6 +113,7 @@ async def serve(
         if server is not None:
             await server.stop()
         raise
+    await check_duty_channels(app, channels)
     tasks = [asyncio.create_task(extra(runtime)) for extra in extras]
     log.info("Heard is running: %s", ", ".join(runtime.channels))
     try:
@@ -90,11 +129,29 @@ async def serve(
             await server.stop()
 
 
+def configured_secrets(config: Config) -> tuple[str, ...]:
+    """The values of every secret the config points at, for the log filter
+    to mask (the ones not set are skipped: starting the channel says so)."""
+    names = (
+        config.telegram.token_env,
+        config.telegram.secret_token_env,
+        config.slack.bot_token_env,
+        config.slack.signing_secret_env,
+        config.slack.app_token_env,
+    )
+    values = [os.environ.get(name, "") for name in names]
+    values.append(config.pseudonym_secret.hex())
+    values.append(config.pseudonym_secret.decode("utf-8", "ignore"))
+    return tuple(v for v in values if v)
+
+
 def run(app: App) -> int:
     """`heard run`: the channels, plus follow-ups and the outbox sender."""
+    check_run_secret(app.config)
     root = logging.getLogger()
     root.setLevel(app.config.log_level)
     use_format(app.config.log_format)
+    redact_logs(configured_secrets(app.config))
     counter = ErrorCounter(app.metrics)
     root.addHandler(counter)
     try:

@@ -227,6 +227,36 @@ class Alerts:
             self._send(tx, alert, self.fallback, now, chase=alert.sends)
         return len(due)
 
+    def undeliverable(self, tx: Tx, row: repo.OutboundRow, error: str, now: datetime) -> None:
+        """An alert the duty channel's platform refused for good (the app is
+        not in the channel, the channel or chat is gone) or that ran out of
+        attempts: say so at ERROR and send it to the fallback channel now,
+        rather than after `ack_within`."""
+        if row.kind != KIND or row.ref is None or not row.ref.isdigit():
+            return
+        alert = repo.alert_by_id(tx, int(row.ref))
+        if alert is None:
+            return
+        failed = Target(row.platform, row.address)
+        other = next(
+            (t for t in (self.fallback, self.primary) if t is not None and t != failed), None
+        )
+        if other is None:
+            log.error(
+                "alert #%d could NOT be delivered (%s) and there is no other channel to try; "
+                "set [safeguarding] fallback_channel to a channel Heard can post to",
+                alert.id,
+                error,
+            )
+            return
+        log.error(
+            "alert #%d could not be delivered to a duty channel (%s); sent to the %s now",
+            alert.id,
+            error,
+            "fallback channel" if other == self.fallback else "alert channel",
+        )
+        self._send(tx, alert, other, now, chase=alert.sends)
+
     @staticmethod
     def delivered(tx: Tx, ref: str | None, message_id: str, now: datetime) -> None:
         if ref is None or not ref.isdigit():

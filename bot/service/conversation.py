@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from bot.core import effects as fx
 from bot.core import engine
 from bot.core import questions as question_sets
+from bot.core.clean import clean_inbound, clean_text
 from bot.core.engine import Phase, State
 from bot.core.errors import HeldForSafety, RejectedData, StorageError
 from bot.core.invites import normalise_code
@@ -74,12 +75,6 @@ class ReplyQueue:
 
     owner: str
     lease: timedelta
-
-
-def _storable(text: str) -> str:
-    """Last resort on the set-aside path: what any database can hold of a text
-    (no NUL, no lone surrogates)."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass
@@ -132,7 +127,11 @@ class Conversations:
         ones returned carry their `outbox_id` and are for `queue.owner` to
         send now (none when the chat is behind: the sender sends them in
         turn). Raises StorageError if the message could not be stored and
-        should be delivered again."""
+        should be delivered again.
+
+        Every string of `inbound` is cleaned first (`bot.core.clean`), so
+        what the screen, the engine and the database see can be stored."""
+        inbound = clean_inbound(inbound)
         try:
             with self.store.begin() as tx:
                 replies = self._handle(tx, inbound, queue)
@@ -258,7 +257,7 @@ class Conversations:
                     result = engine.set_aside(state, text, texts=self.texts, policy=self.policy)
                     alerts = tuple(
                         fx.RaiseSafeguardingAlert(
-                            e.categories, _storable(e.text) if keep_text else ""
+                            e.categories, clean_text(e.text) if keep_text else ""
                         )
                         for e in result.effects
                         if isinstance(e, fx.RaiseSafeguardingAlert)

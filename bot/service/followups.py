@@ -50,7 +50,10 @@ class SweepResult:
     cancelled: int = 0
     """Nothing to say (stopped, unreachable, case closed, …)."""
     failed: int = 0
-    """Raised an error; tried again when the lease expires."""
+    """Raised an error; tried again when the lease expires, unless it was its
+    last attempt (then it is marked failed: see `given_up`)."""
+    given_up: int = 0
+    """Raised on their last attempt and were marked failed."""
     quiet: bool = False
     spooled: int = 0
     """Alerts kept in the spool while the database was down, raised now."""
@@ -75,6 +78,7 @@ class FollowUps:
         self.quiet = schedule.quiet_hours()
         self.monotonic = monotonic or conversation.monotonic
         self.lease = schedule.lease
+        self.attempts = schedule.followup_attempts
         self.owner = owner
         self.batch = batch
         self.max_batches = max_batches
@@ -119,6 +123,7 @@ class FollowUps:
         cancelled: list[int] = []
         messages: list[dict[str, Any]] = []
         failed = 0
+        given_up: list[int] = []
         try:
             with self.store.begin() as tx:
                 due = repo.claim_followups(
@@ -139,6 +144,8 @@ class FollowUps:
                     outs = self._run(tx, item, careful=careful)
                     if outs is None:
                         failed += 1
+                        if item.attempts >= self.attempts:
+                            given_up.append(item.id)
                     elif outs:
                         done.append(item.id)
                         messages += [
@@ -160,12 +167,14 @@ class FollowUps:
                 repo.enqueue_outbound_rows(tx, messages)
                 repo.finish_followups(tx, done, "done")
                 repo.finish_followups(tx, cancelled, "cancelled")
+                repo.finish_followups(tx, given_up, "failed")
         except _RunCarefully:
             return self._batch(now, result, careful=True, kinds=kinds)
         result.done += len(done)
         result.messages += len(messages)
         result.cancelled += len(cancelled)
         result.failed += failed
+        result.given_up += len(given_up)
         return len(due)
 
     def _run(self, tx: Tx, item: repo.DueFollowUp, *, careful: bool) -> list[Outbound] | None:
@@ -184,12 +193,26 @@ class FollowUps:
         except Exception as exc:
             if is_database_error(exc):
                 raise
-            log.error(
-                "follow-up %d (%s) failed with %s; it is tried again when its lease expires",
-                item.id,
-                item.kind,
-                type(exc).__name__,
-            )
+            if item.attempts >= self.attempts:
+                log.error(
+                    "follow-up %d (%s) failed with %s on attempt %d of %d; marked failed, "
+                    "not tried again",
+                    item.id,
+                    item.kind,
+                    type(exc).__name__,
+                    item.attempts,
+                    self.attempts,
+                )
+            else:
+                log.warning(
+                    "follow-up %d (%s) failed with %s on attempt %d of %d; tried again when "
+                    "its lease expires",
+                    item.id,
+                    item.kind,
+                    type(exc).__name__,
+                    item.attempts,
+                    self.attempts,
+                )
             return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import repo
-from storage.unit import Store
+from storage.unit import Store, Tx
 
 log = logging.getLogger("heard.outbox")
 
@@ -23,6 +23,12 @@ OnSent = Callable[[str, str | None, str], None]
 """Called as `on_sent(kind, ref, platform_message_id)` in a database worker
 thread once a message is recorded as sent (for alerts to record delivery).
 Exceptions are logged and never affect delivery."""
+
+OnUndeliverable = Callable[[Tx, "Row", str, datetime], None]
+"""Called as `on_undeliverable(tx, row, error, now)` in the transaction that
+marks a row failed (the platform refused it for good, or it ran out of
+attempts), so what it queues instead (an alert to the fallback channel) is
+committed with the failure or not at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +67,10 @@ class OutboxBook:
         lease: timedelta,
         max_attempts: int = 8,
         on_sent: OnSent | None = None,
+        on_undeliverable: OnUndeliverable | None = None,
     ) -> None:
         self.store = store
+        self.on_undeliverable = on_undeliverable
         self.owner = owner
         self.clock = clock
         self.lease = lease
@@ -99,12 +107,14 @@ class OutboxBook:
                                 row.attempts,
                                 error,
                             )
+                            self._undeliverable(tx, row, error, now)
                         else:
                             at = now + timedelta(seconds=delay)
                             repo.retry_outbound(tx, self.owner, row.id, at, error)
                     case Failed(error=error):
                         repo.fail_outbound(tx, self.owner, row.id, error)
                         log.info("outbox %d (%s) not deliverable: %s", row.id, row.kind, error)
+                        self._undeliverable(tx, row, error, now)
                     case Abandoned():
                         repo.release_outbound(tx, self.owner, [row.id])
             repo.mark_outbound_sent(tx, self.owner, sent, now)
@@ -129,6 +139,10 @@ class OutboxBook:
                 except Exception as exc:
                     log.error("on-sent hook failed for outbox %d: %s", oid, type(exc).__name__)
         return rows, len(sent)
+
+    def _undeliverable(self, tx: Tx, row: Row, error: str, now: datetime) -> None:
+        if self.on_undeliverable is not None:
+            self.on_undeliverable(tx, row, error, now)
 
     def release_all(self) -> int:
         """Give back every claim this process holds (on a clean stop)."""

@@ -78,6 +78,19 @@ class ActionChannel(Channel, Protocol):
         """Route presses whose value starts with `prefix` to `handler`."""
 
 
+@runtime_checkable
+class CheckableChannel(Protocol):
+    """A channel that can say, before anything is sent, whether Heard may
+    post to an address (Slack `conversations.info`, Telegram `getChat`)."""
+
+    platform: str
+
+    async def can_post(self, address: str) -> str:
+        """Empty if Heard can post to `address`; else a short reason, such as
+        the platform's error code (never anything about a family)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class InviteMade:
     card: Card

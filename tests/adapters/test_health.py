@@ -35,7 +35,7 @@ def tg() -> Iterator[FakeTelegram]:
 def _env(tg: FakeTelegram) -> dict[str, str]:
     return {
         **os.environ,
-        "HEARD_PSEUDONYM_SECRET": "health-test-secret-0123456789",
+        "HEARD_PSEUDONYM_SECRET": "health-test-secret-0123456789abcdef",
         "HEARD_TELEGRAM_TOKEN": tg.token,
         "HEARD_LOG_LEVEL": "INFO",
     }

@@ -63,7 +63,7 @@ alert_channel = "C0DUTY"
     )
     env = {
         **os.environ,
-        "HEARD_PSEUDONYM_SECRET": "run-test-secret-0123456789",
+        "HEARD_PSEUDONYM_SECRET": "run-test-secret-0123456789abcdefghijkl",
         "HEARD_TELEGRAM_TOKEN": tg.token,
         "HEARD_SLACK_BOT_TOKEN": slack.bot_token,
         "HEARD_SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -117,9 +117,10 @@ def test_heard_run_refuses_to_start_without_a_duty_channel(tmp_path: Path) -> No
     cfg = tmp_path / "heard.toml"
     cfg.write_text(
         f'[database]\nurl = "sqlite:///{tmp_path / "h.db"}"\n'
+        '[privacy]\npseudonym_secret_env = "HEARD_PSEUDONYM_SECRET"\n'
         '[telegram]\nenabled = true\ntoken_env = "NO_SUCH_TOKEN"\n'
     )
-    env = {**os.environ, "HEARD_PSEUDONYM_SECRET": "x" * 20, "NO_SUCH_TOKEN": "1:abc"}
+    env = {**os.environ, "HEARD_PSEUDONYM_SECRET": "x" * 32, "NO_SUCH_TOKEN": "1:abc"}
     assert _cli("db", "upgrade", cfg=cfg, env=env).returncode == 0
     result = _cli("run", cfg=cfg, env=env)
     assert result.returncode == 2

@@ -146,6 +146,7 @@ class FakeSlack:
             self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
             self._latency: dict[str, float] = {}
             self._users: dict[str, dict[str, Any]] = {}
+            self._outside: set[str] = set()
             self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
             self._ts_last_us = 0
             self._id_counter = 0
@@ -303,6 +304,13 @@ class FakeSlack:
         """Delay answers of ``method`` (or ``"*"``) by ``seconds``."""
         with self._lock:
             self._latency[method] = seconds
+
+    def leave_channel(self, channel: str) -> None:
+        """The app is no longer a member of ``channel``: ``conversations.info``
+        says ``is_member: false`` and ``chat.postMessage`` there fails with
+        ``not_in_channel``."""
+        with self._lock:
+            self._outside.add(channel)
 
     def add_user(self, user_id: str, **fields: Any) -> None:
         """Customise what users.info returns for ``user_id`` (merged into the default)."""
@@ -653,6 +661,8 @@ class FakeSlack:
         error = self._check_message_params(params)
         if error:
             return {"ok": False, "error": error}
+        if str(params["channel"]) in self._outside:
+            return {"ok": False, "error": "not_in_channel"}
         channel = self._resolve_channel(str(params["channel"]))
         ts = self._next_ts()
         self._add_message("message", channel, ts, params)
@@ -737,6 +747,13 @@ class FakeSlack:
                 "G" + hashlib.sha1(",".join(sorted(user_ids)).encode()).hexdigest()[:10].upper()
             )
         return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": channel_id}}
+
+    def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        member = channel not in self._outside
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_member": member}}
 
     def _m_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         filename = params.get("filename")
@@ -854,6 +871,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], Any]] = {
     "chat.update": FakeSlack._m_update,
     "chat.delete": FakeSlack._m_delete,
     "conversations.open": FakeSlack._m_conversations_open,
+    "conversations.info": FakeSlack._m_conversations_info,
     "files.getUploadURLExternal": FakeSlack._m_get_upload_url,
     "files.completeUploadExternal": FakeSlack._m_complete_upload,
     "views.open": lambda self, p: self._m_views("views.open", p),

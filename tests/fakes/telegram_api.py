@@ -1924,10 +1924,9 @@ class FakeTelegram:
         return True
 
     def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = _norm_chat(params.get("chat_id"))
-        if chat_id not in self._chats:
-            raise _bad("chat not found")
-        chat = copy.deepcopy(self._chats[chat_id])
+        # As reachable as sending is: a group Heard could post to is found.
+        chat_id = self._target_chat_locked(params, "getChat")
+        chat = copy.deepcopy(self._chat_locked(chat_id))
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11}
 
     def _m_setMyDescription(self, params: dict[str, Any]) -> bool:

@@ -638,6 +638,40 @@ async def test_a_follow_up_that_raises_is_retried_after_its_lease_and_others_go_
     assert {o.chat_id for o in await heard.due()} == {"6301"}
 
 
+async def test_a_follow_up_that_always_raises_is_marked_failed_after_its_attempts(
+    service: Conversations,
+    clock: FakeClock,
+    heard: Heard,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _complete(ChatFamily(service, "6311"), _invite(service, clock).token)
+    calls = 0
+
+    def broken(session: object, respondent_id: int, kind: str) -> list[Outbound]:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(service, "follow_up", broken)
+    clock.advance(WEEKS_6)
+    caplog.set_level("WARNING", logger="heard.followups")
+    day_of_sweeps = int(timedelta(days=1) / ScheduleConfig().lease)
+    for _ in range(day_of_sweeps):
+        await heard.due()
+        clock.advance(ScheduleConfig().lease)
+    attempts = ScheduleConfig().followup_attempts
+    # Each attempt runs it twice: in the batch, then alone in its savepoint.
+    assert calls == 2 * attempts
+    assert ("checkin", "failed") in _followups(service)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "marked failed" in errors[0].getMessage()
+    with service.store.sessions() as s:
+        assert s.scalars(select(FollowUp.attempts).where(FollowUp.status == "failed")).all() == [
+            attempts
+        ]
+
+
 async def test_alerts_overtake_a_backlog_of_follow_ups(
     service: Conversations, clock: FakeClock
 ) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.core.engine import Policy
 from bot.core.errors import RejectedData
@@ -18,8 +18,34 @@ from storage.models import OutboxMessage, ProcessedInbound, SetAsideInbound
 from tests.conftest import Alerts, FakeClock
 from tests.helpers import ChatFamily, make_invite, screen_hurt, tiny_sets
 
-POISON = "he said he will hurt me \ud800"
-"""A lone surrogate: neither SQLite nor PostgreSQL can store it."""
+POISON = "he said he will hurt me REFUSED-BY-THE-DATABASE"
+"""Text that the database refuses to store as an answer (see `_refuse_marked`).
+
+Heard cleans every inbound text at the edge (`bot.core.clean`), so what used
+to poison a step, a NUL or a lone surrogate, is stored now; a trigger stands
+for whatever else a database may refuse."""
+
+
+def _refuse_marked(service: Conversations) -> None:
+    """A trigger on `answers` that refuses any text holding the marker."""
+    statements = {
+        "sqlite": [
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON answers "
+            "WHEN NEW.text LIKE '%REFUSED-BY-THE-DATABASE%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ],
+        "postgresql": [
+            "CREATE FUNCTION refuse_marked() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.text LIKE '%REFUSED-BY-THE-DATABASE%' THEN "
+            "RAISE EXCEPTION 'refused' USING ERRCODE = '22000'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON answers "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_marked()",
+        ],
+    }[service.store.dialect]
+    with service.store.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
 
 
 @pytest.fixture
@@ -27,7 +53,9 @@ def service(make_service: Callable[..., Conversations]) -> Conversations:
     policy = Policy(
         screen=screen_hurt("harm"), help_now={"en": "Call 999 now if you are in danger."}
     )
-    return make_service(sets=tiny_sets(), default_set="tiny", policy=policy)
+    made = make_service(sets=tiny_sets(), default_set="tiny", policy=policy)
+    _refuse_marked(made)
+    return made
 
 
 def _at_the_comment(service: Conversations, clock: FakeClock, chat: str) -> ChatFamily:
@@ -58,7 +86,7 @@ def test_a_refused_message_is_set_aside_and_still_raises_its_alert(
     assert replies[0].text.startswith("Call 999 now")
     assert "could not take that message" in replies[-1].text
     alert = alerts.raised[-1]
-    assert alert.categories == ("harm",) and "hurt" in alert.text and "\ud800" not in alert.text
+    assert alert.categories == ("harm",) and "hurt" in alert.text
     assert service.handle(poison) == []  # now a redelivery, ignored
     with service.store.sessions() as s:
         aside = s.scalars(select(SetAsideInbound)).all()

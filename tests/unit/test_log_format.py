@@ -63,3 +63,44 @@ def test_a_filter_on_the_handler_runs_before_the_formatter() -> None:
     log.propagate = False
     log.warning("a secret word")
     assert json.loads(stream.getvalue())["message"] == "a [redacted] word"
+
+
+def test_the_redacting_filter_masks_tokens_ids_and_secrets_in_messages_and_tracebacks() -> None:
+    from bot.runtime.log_format import RedactingFilter
+
+    stream = io.StringIO()
+    logger = logging.getLogger("heard.test.redact")
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(("signing-secret-value-42",)))
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.debug("GET /bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0/getMe for %s", 5550123456)
+    logger.info("slack %s in %s with xoxb-1111-2222-abcdef", "U0FAMLY7Q2", "D0A1B2C3D4")
+    try:
+        raise RuntimeError("bad signing-secret-value-42 for chat -1001234567890")
+    except RuntimeError:
+        logger.exception("failed")
+    out = stream.getvalue()
+    for secret in (
+        "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0",
+        "5550123456",
+        "U0FAMLY7Q2",
+        "D0A1B2C3D4",
+        "xoxb-1111",
+        "signing-secret-value-42",
+        "1001234567890",
+    ):
+        assert secret not in out
+    assert "<telegram-token>" in out and "<slack-token>" in out and "Traceback" in out
+
+
+def test_library_loggers_are_held_at_warning_unless_set_explicitly() -> None:
+    from bot.runtime.log_format import redact_logs
+
+    logging.getLogger("sqlalchemy").setLevel(logging.NOTSET)
+    logging.getLogger("apscheduler").setLevel(logging.INFO)
+    redact_logs(logger=logging.getLogger("heard.test.clamp"))
+    assert logging.getLogger("sqlalchemy").level == logging.WARNING
+    assert logging.getLogger("apscheduler").level == logging.INFO
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET)
