@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import ConflictError
+from storage import prepared
 from storage.models import (
     Answer,
     AuditEntry,
@@ -61,8 +62,8 @@ def _insert(session: Session, model: type[Base]) -> Any:
 @cache
 def _hot(dialect: str) -> dict[str, Any]:
     """Statements on the per-message path, built once per dialect on plain
-    tables with parameters supplied at execution. This skips the ORM's bulk
-    machinery and lets SQLAlchemy reuse the compiled SQL every time."""
+    tables with parameters supplied at execution, and run through
+    `storage.prepared` (compiled once, executed on the driver's cursor)."""
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     processed: Table = ProcessedInbound.__table__  # type: ignore[assignment]
     answers: Table = Answer.__table__  # type: ignore[assignment]
@@ -70,8 +71,20 @@ def _hot(dialect: str) -> dict[str, Any]:
     resp: Table = Respondent.__table__  # type: ignore[assignment]
     conv_ins = ins(convs)
     outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+    load = (
+        select(
+            resp.c.id,
+            resp.c.team_id,
+            resp.c.worker_id,
+            resp.c.invite_id,
+            resp.c.status,
+            convs.c.state,
+        )
+        .select_from(resp.outerjoin(convs, convs.c.respondent_id == resp.c.id))
+        .where(resp.c.pseudonym == bindparam("pseudonym"))
+    )
     return {
-        "reply": insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+        "reply": insert(outbox).returning(outbox.c.id),
         "behind": select(outbox.c.id)
         .where(
             outbox.c.address == bindparam("address"),
@@ -86,23 +99,38 @@ def _hot(dialect: str) -> dict[str, Any]:
             index_elements=[convs.c.respondent_id],
             set_={"state": conv_ins.excluded.state, "updated_at": conv_ins.excluded.updated_at},
         ),
-        "load": select(
-            resp.c.id,
-            resp.c.team_id,
-            resp.c.worker_id,
-            resp.c.invite_id,
-            resp.c.status,
-            convs.c.state,
-        )
-        .select_from(resp.outerjoin(convs, convs.c.respondent_id == resp.c.id))
-        .where(resp.c.pseudonym == bindparam("pseudonym")),
+        "load": load,
+        # PostgreSQL: the row lock that serialises one chat's messages, taken
+        # by the same statement that reads the conversation.
+        "load_locked": load.with_for_update(of=resp) if dialect == "postgresql" else load,
     }
 
 
-def _run(session: Session, name: str, params: dict[str, Any]) -> Result[Any]:
-    """Execute a hot statement on the session's connection (same transaction)."""
-    conn = session.connection()
-    return conn.execute(_hot(conn.dialect.name)[name], params)
+_INSERTS = frozenset({"reply", "mark", "answer", "state"})
+_prepared: dict[tuple[str, str, str, tuple[str, ...]], prepared.Prepared] = {}
+
+
+def _run(
+    session: Session, name: str, params: dict[str, Any], *, fetch: bool = True
+) -> tuple[Any, ...] | None:
+    """Execute a hot statement in the session's transaction; its first row
+    when `fetch`. An INSERT is compiled for the columns `params` names."""
+    conn, driver = prepared.driver_of(session)
+    dialect = conn.dialect
+    keys = tuple(params) if name in _INSERTS else ()
+    key = (dialect.name, dialect.driver, name, keys)
+    stmt = _prepared.get(key)
+    if stmt is None:
+        stmt = prepared.Prepared(_hot(dialect.name)[name], dialect, keys or None)
+        _prepared[key] = stmt
+    return prepared.execute(conn, driver, stmt, params, fetch=fetch)
+
+
+def _core(session: Session, stmt: Any) -> Result[Any]:
+    """Execute a Core statement on the session's connection: no ORM
+    bookkeeping (autoflush, synchronising loaded objects), for writes on the
+    per-message path that touch no object the session holds."""
+    return prepared.connection_of(session).execute(stmt)
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -115,7 +143,7 @@ def _rowcount(result: Result[Any]) -> int:
 def mark_processed(session: Session, platform: str, key: str, now: datetime) -> bool:
     """Record a delivery id; False if it was already recorded (a redelivery)."""
     params = {"platform": platform, "message_key": key, "processed_at": now}
-    return _run(session, "mark", params).first() is not None
+    return _run(session, "mark", params) is not None
 
 
 def set_aside_inbound(
@@ -226,7 +254,7 @@ def invite_by_code(session: Session, code: str) -> Invite | None:
 
 def claim_invite(session: Session, invite_id: int, now: datetime) -> bool:
     """Mark an invite used; False if someone else used it first."""
-    result = session.execute(
+    result = _core(session, 
         update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now)
     )
     return bool(_rowcount(result))
@@ -245,12 +273,13 @@ class RespondentRow:
     state: dict[str, Any] | None
 
 
-def respondent_with_state(session: Session, pseudonym: str) -> RespondentRow | None:
-    row = _run(session, "load", {"pseudonym": pseudonym}).first()
-    if row is None:
-        return None
-    values: tuple[Any, ...] = tuple(row)
-    return RespondentRow(*values)
+def respondent_with_state(
+    session: Session, pseudonym: str, *, lock: bool = False
+) -> RespondentRow | None:
+    """The respondent and their conversation state. With `lock`, also what
+    `lock_respondent` does, in the same statement."""
+    row = _run(session, "load_locked" if lock else "load", {"pseudonym": pseudonym})
+    return None if row is None else RespondentRow(*row)
 
 
 def create_respondent(
@@ -261,7 +290,7 @@ def create_respondent(
     invite: Invite,
     now: datetime,
 ) -> int:
-    result = session.execute(
+    result = _core(session, 
         insert(Respondent).values(
             pseudonym=pseudonym,
             platform=platform,
@@ -278,7 +307,7 @@ def create_respondent(
 
 
 def rebind_respondent(session: Session, respondent_id: int, invite: Invite) -> None:
-    session.execute(
+    _core(session, 
         update(Respondent)
         .where(Respondent.id == respondent_id)
         .values(team_id=invite.team_id, worker_id=invite.worker_id, invite_id=invite.id)
@@ -295,7 +324,7 @@ def save_contact(
     stmt = _insert(session, Contact).values(
         respondent_id=respondent_id, platform=platform, address=address, updated_at=now
     )
-    session.execute(
+    _core(session, 
         stmt.on_conflict_do_update(
             index_elements=["respondent_id"],
             set_={"platform": platform, "address": address, "updated_at": now},
@@ -312,7 +341,7 @@ def contact_of(session: Session, respondent_id: int) -> tuple[str, str] | None:
 
 def save_state(session: Session, respondent_id: int, state: dict[str, Any], now: datetime) -> None:
     params = {"respondent_id": respondent_id, "state": state, "updated_at": now}
-    _run(session, "state", params)
+    _run(session, "state", params, fetch=False)
 
 
 # -- answers ------------------------------------------------------------------
@@ -321,7 +350,7 @@ def save_state(session: Session, respondent_id: int, state: dict[str, Any], now:
 def add_answer(session: Session, **values: Any) -> bool:
     """Store an answer once; a second copy of the same (respondent, round,
     question) is ignored and returns False."""
-    return _run(session, "answer", values).first() is not None
+    return _run(session, "answer", values) is not None
 
 
 def answers_of(session: Session, respondent_id: int) -> Sequence[Answer]:
@@ -355,7 +384,7 @@ def schedule_followup(
         set_={"status": "pending", "due_at": due_at, "claimed_by": None, "lease_until": None},
         where=FollowUp.status == "cancelled",
     )
-    session.execute(stmt)
+    _core(session, stmt)
 
 
 def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
@@ -369,7 +398,7 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
     )
     if kinds:
         stmt = stmt.where(FollowUp.kind.in_(kinds))
-    count = _rowcount(session.execute(stmt.values(status="cancelled")))
+    count = _rowcount(_core(session, stmt.values(status="cancelled")))
     cancel_outbound(session, respondent_id, kinds)
     return count
 
@@ -680,7 +709,7 @@ def chat_is_behind(session: Session, platform: str, address: str, owner: str) ->
     or claimed by another process): a new reply must then queue behind it
     rather than overtake it. One indexed probe (`ix_outbox_address`)."""
     return (
-        _run(session, "behind", {"platform": platform, "address": address, "owner": owner}).first()
+        _run(session, "behind", {"platform": platform, "address": address, "owner": owner})
         is not None
     )
 
@@ -706,9 +735,12 @@ def queue_replies(
         else r
         for r in rows
     ]
-    conn = session.connection()
-    stmt = _hot(conn.dialect.name)["reply"]
-    return [int(i) for i in conn.execute(stmt, values).scalars()]
+    ids = []
+    for v in values:
+        row = _run(session, "reply", v)
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
 
 
 def count_sendable(
@@ -909,7 +941,7 @@ def cancel_outbound(session: Session, respondent_id: int, kinds: tuple[str, ...]
     )
     if kinds:
         stmt = stmt.where(OutboxMessage.kind.in_(kinds))
-    return _rowcount(session.execute(stmt.values(status="cancelled")))
+    return _rowcount(_core(session, stmt.values(status="cancelled")))
 
 
 def prune_outbox(session: Session, before: datetime) -> int:
