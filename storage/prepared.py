@@ -20,30 +20,35 @@ translates it into `StorageError` / `RejectedData` as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _DRIVER = "heard.driver"
 """Key in `Session.info` of the (Connection, driver connection) in use."""
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 class Prepared:
     """One statement compiled for one dialect. `keys` names the columns an
     INSERT without `.values()` is given (each execution supplies them all)."""
 
-    __slots__ = ("sql", "_plan", "_positional", "_results")
+    __slots__ = ("_plan", "_positional", "_results", "sql")
 
     def __init__(
         self, stmt: ClauseElement, dialect: Dialect, keys: Sequence[str] | None = None
     ) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
-        if compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params:
+        compiled = cast(
+            SQLCompiler, stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        )
+        late = compiled.insert_prefetch or compiled.update_prefetch
+        if late or any(b.expanding or b.literal_execute for b in compiled.binds.values()):
             raise ValueError(f"statement needs values filled at execution: {compiled}")
         self.sql = str(compiled)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
@@ -60,7 +65,9 @@ class Prepared:
             else:
                 value = bind.effective_value
                 self._plan.append((name, True, proc(value) if proc else value))
-        columns = getattr(stmt, "selected_columns", None) or getattr(stmt, "exported_columns", ())
+        columns: Sequence[Any] = list(
+            getattr(stmt, "selected_columns", None) or getattr(stmt, "exported_columns", None) or ()
+        )
         self._results: tuple[Processor, ...] = tuple(
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
@@ -83,9 +90,9 @@ class Prepared:
 def driver_of(session: Session) -> tuple[Connection, Any]:
     """The session's connection and the driver connection under it, kept in
     `Session.info` while that connection stays open (one transaction)."""
-    held = session.info.get(_DRIVER)
+    held: tuple[Connection, Any] | None = session.info.get(_DRIVER)
     if held is not None and not held[0].closed and not held[0].invalidated:
-        return held  # type: ignore[no-any-return]
+        return held
     conn = session.connection()
     pair = (conn, conn.connection.driver_connection)
     session.info[_DRIVER] = pair
@@ -96,16 +103,31 @@ def connection_of(session: Session) -> Connection:
     return driver_of(session)[0]
 
 
-def execute(
-    conn: Connection, driver: Any, prepared: Prepared, params: Mapping[str, Any], *, fetch: bool
+def first(
+    conn: Connection, driver: Any, prepared: Prepared, params: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
     """Run `prepared` on `driver`, the driver connection under `conn` (from
-    `driver_of`); with `fetch`, its first row (converted), else None."""
+    `driver_of`); its first row, converted, or None."""
+    return _call(conn, driver, prepared, params, lambda cur: prepared.row(cur.fetchone()))
+
+
+def count(conn: Connection, driver: Any, prepared: Prepared, params: Mapping[str, Any]) -> int:
+    """Run `prepared` like `first`; how many rows it changed."""
+    return _call(conn, driver, prepared, params, lambda cur: int(cur.rowcount))
+
+
+def _call(
+    conn: Connection,
+    driver: Any,
+    prepared: Prepared,
+    params: Mapping[str, Any],
+    take: Callable[[Any], T],
+) -> T:
     args = prepared.parameters(params)
     cursor = driver.cursor()
     try:
         cursor.execute(prepared.sql, args)
-        return prepared.row(cursor.fetchone()) if fetch else None
+        return take(cursor)
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, driver, cursor)
         if lost:

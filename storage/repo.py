@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
+    Connection,
     Table,
     and_,
     bindparam,
@@ -70,6 +71,8 @@ def _hot(dialect: str) -> dict[str, Any]:
     convs: Table = Conversation.__table__  # type: ignore[assignment]
     resp: Table = Respondent.__table__  # type: ignore[assignment]
     conv_ins = ins(convs)
+    fu: Table = FollowUp.__table__  # type: ignore[assignment]
+    fu_ins = ins(fu)
     outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
     load = (
         select(
@@ -99,6 +102,16 @@ def _hot(dialect: str) -> dict[str, Any]:
             index_elements=[convs.c.respondent_id],
             set_={"state": conv_ins.excluded.state, "updated_at": conv_ins.excluded.updated_at},
         ),
+        "schedule": fu_ins.on_conflict_do_update(
+            index_elements=[fu.c.respondent_id, fu.c.key],
+            set_={
+                "status": "pending",
+                "due_at": fu_ins.excluded.due_at,
+                "claimed_by": None,
+                "lease_until": None,
+            },
+            where=fu.c.status == "cancelled",
+        ),
         "load": load,
         # PostgreSQL: the row lock that serialises one chat's messages, taken
         # by the same statement that reads the conversation.
@@ -106,24 +119,57 @@ def _hot(dialect: str) -> dict[str, Any]:
     }
 
 
-_INSERTS = frozenset({"reply", "mark", "answer", "state"})
+@cache
+def _cancelling(dialect: str, kinds: int) -> dict[str, Any]:
+    """The hot statements that cancel a family's follow-ups and waiting
+    messages of `kinds` given kinds (every kind when 0)."""
+    fu, o = _table(FollowUp), _table(OutboxMessage)
+    kind_binds: list[Any] = [bindparam(f"kind{i}") for i in range(kinds)]
+    cancel_fu = update(fu).where(
+        fu.c.respondent_id == bindparam("rid"),
+        (fu.c.status == "pending") | (fu.c.status == "claimed"),
+    )
+    cancel_out = update(o).where(o.c.respondent_id == bindparam("rid"), o.c.status == "pending")
+    if kinds:
+        cancel_fu = cancel_fu.where(fu.c.kind.in_(kind_binds))
+        cancel_out = cancel_out.where(o.c.kind.in_(kind_binds))
+    return {
+        "followups": cancel_fu.values(status="cancelled"),
+        "outbox": cancel_out.values(status="cancelled"),
+    }
+
+
+_INSERTS = frozenset({"reply", "mark", "answer", "state", "schedule"})
 _prepared: dict[tuple[str, str, str, tuple[str, ...]], prepared.Prepared] = {}
 
 
-def _run(
-    session: Session, name: str, params: dict[str, Any], *, fetch: bool = True
-) -> tuple[Any, ...] | None:
-    """Execute a hot statement in the session's transaction; its first row
-    when `fetch`. An INSERT is compiled for the columns `params` names."""
-    conn, driver = prepared.driver_of(session)
+def _statement(conn: Connection, name: str, keys: tuple[str, ...]) -> prepared.Prepared:
+    """The named hot statement compiled for `conn`'s dialect (once). `name` is
+    a key of `_hot`, or "followups:N" / "outbox:N" of `_cancelling`; an
+    INSERT is compiled for the columns in `keys`."""
     dialect = conn.dialect
-    keys = tuple(params) if name in _INSERTS else ()
     key = (dialect.name, dialect.driver, name, keys)
     stmt = _prepared.get(key)
     if stmt is None:
-        stmt = prepared.Prepared(_hot(dialect.name)[name], dialect, keys or None)
+        which, _, kinds = name.partition(":")
+        source = _cancelling(dialect.name, int(kinds))[which] if kinds else _hot(dialect.name)[name]
+        stmt = prepared.Prepared(source, dialect, keys or None)
         _prepared[key] = stmt
-    return prepared.execute(conn, driver, stmt, params, fetch=fetch)
+    return stmt
+
+
+def _run(session: Session, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Execute a hot statement in the session's transaction; its first row."""
+    conn, driver = prepared.driver_of(session)
+    keys = tuple(params) if name in _INSERTS else ()
+    return prepared.first(conn, driver, _statement(conn, name, keys), params)
+
+
+def _run_count(session: Session, name: str, params: dict[str, Any]) -> int:
+    """Execute a hot statement in the session's transaction; rows changed."""
+    conn, driver = prepared.driver_of(session)
+    keys = tuple(params) if name in _INSERTS else ()
+    return prepared.count(conn, driver, _statement(conn, name, keys), params)
 
 
 def _core(session: Session, stmt: Any) -> Result[Any]:
@@ -254,8 +300,9 @@ def invite_by_code(session: Session, code: str) -> Invite | None:
 
 def claim_invite(session: Session, invite_id: int, now: datetime) -> bool:
     """Mark an invite used; False if someone else used it first."""
-    result = _core(session, 
-        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now)
+    result = _core(
+        session,
+        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now),
     )
     return bool(_rowcount(result))
 
@@ -290,7 +337,8 @@ def create_respondent(
     invite: Invite,
     now: datetime,
 ) -> int:
-    result = _core(session, 
+    result = _core(
+        session,
         insert(Respondent).values(
             pseudonym=pseudonym,
             platform=platform,
@@ -299,7 +347,7 @@ def create_respondent(
             invite_id=invite.id,
             status="active",
             created_at=now,
-        )
+        ),
     )
     key = cast(CursorResult[Any], result).inserted_primary_key
     assert key is not None
@@ -307,10 +355,11 @@ def create_respondent(
 
 
 def rebind_respondent(session: Session, respondent_id: int, invite: Invite) -> None:
-    _core(session, 
+    _core(
+        session,
         update(Respondent)
         .where(Respondent.id == respondent_id)
-        .values(team_id=invite.team_id, worker_id=invite.worker_id, invite_id=invite.id)
+        .values(team_id=invite.team_id, worker_id=invite.worker_id, invite_id=invite.id),
     )
 
 
@@ -324,11 +373,12 @@ def save_contact(
     stmt = _insert(session, Contact).values(
         respondent_id=respondent_id, platform=platform, address=address, updated_at=now
     )
-    _core(session, 
+    _core(
+        session,
         stmt.on_conflict_do_update(
             index_elements=["respondent_id"],
             set_={"platform": platform, "address": address, "updated_at": now},
-        )
+        ),
     )
 
 
@@ -341,7 +391,7 @@ def contact_of(session: Session, respondent_id: int) -> tuple[str, str] | None:
 
 def save_state(session: Session, respondent_id: int, state: dict[str, Any], now: datetime) -> None:
     params = {"respondent_id": respondent_id, "state": state, "updated_at": now}
-    _run(session, "state", params, fetch=False)
+    _run_count(session, "state", params)
 
 
 # -- answers ------------------------------------------------------------------
@@ -371,20 +421,15 @@ def schedule_followup(
 ) -> None:
     """Schedule once per key. A cancelled follow-up with the same key comes back
     to life; one already sent is never sent again."""
-    stmt = _insert(session, FollowUp).values(
-        respondent_id=respondent_id,
-        kind=kind,
-        key=key,
-        due_at=due_at,
-        status="pending",
-        created_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["respondent_id", "key"],
-        set_={"status": "pending", "due_at": due_at, "claimed_by": None, "lease_until": None},
-        where=FollowUp.status == "cancelled",
-    )
-    _core(session, stmt)
+    params = {
+        "respondent_id": respondent_id,
+        "kind": kind,
+        "key": key,
+        "due_at": due_at,
+        "status": "pending",
+        "created_at": now,
+    }
+    _run_count(session, "schedule", params)
 
 
 def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
@@ -393,14 +438,16 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
     already queued goes out after stop, a finished survey or a block. A
     message being sent at this very moment is not recalled. Returns how many
     follow-ups were cancelled."""
-    stmt = update(FollowUp).where(
-        FollowUp.respondent_id == respondent_id, FollowUp.status.in_(("pending", "claimed"))
-    )
-    if kinds:
-        stmt = stmt.where(FollowUp.kind.in_(kinds))
-    count = _rowcount(_core(session, stmt.values(status="cancelled")))
-    cancel_outbound(session, respondent_id, kinds)
+    params = _kind_params(respondent_id, kinds)
+    count = _run_count(session, f"followups:{len(kinds)}", params)
+    _run_count(session, f"outbox:{len(kinds)}", params)
     return count
+
+
+def _kind_params(respondent_id: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"rid": respondent_id}
+    params.update((f"kind{i}", k) for i, k in enumerate(kinds))
+    return params
 
 
 # -- erasure and audit -----------------------------------------------------------
@@ -936,12 +983,7 @@ def take_over_claims(session: Session) -> int:
 def cancel_outbound(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
     """Cancel messages to one family still waiting in the outbox (of `kinds`,
     or every kind when empty)."""
-    stmt = update(OutboxMessage).where(
-        OutboxMessage.respondent_id == respondent_id, OutboxMessage.status == "pending"
-    )
-    if kinds:
-        stmt = stmt.where(OutboxMessage.kind.in_(kinds))
-    return _rowcount(_core(session, stmt.values(status="cancelled")))
+    return _run_count(session, f"outbox:{len(kinds)}", _kind_params(respondent_id, kinds))
 
 
 def prune_outbox(session: Session, before: datetime) -> int:
