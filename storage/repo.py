@@ -300,9 +300,8 @@ def invite_by_code(session: Session, code: str) -> Invite | None:
 
 def claim_invite(session: Session, invite_id: int, now: datetime) -> bool:
     """Mark an invite used; False if someone else used it first."""
-    result = _core(
-        session,
-        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now),
+    result = session.execute(
+        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now)
     )
     return bool(_rowcount(result))
 
