@@ -111,7 +111,9 @@ def heard_plan() -> list[Move]:
         if q.kind.value == "text":
             moves.append(Move("type", text="Kind and clear, always rings back", answer=True))
         else:
-            moves.append(Move("tap", label=q.labels["en"][1], answer=True))
+            # The last label also opens the questions asked only after a good
+            # answer, so every question of the set comes in turn.
+            moves.append(Move("tap", label=q.labels["en"][-1], answer=True))
     return moves
 
 

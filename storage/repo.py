@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
+    Connection,
     Table,
     and_,
     bindparam,
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import ConflictError
-from storage import erasure
+from storage import erasure, prepared
 from storage.models import (
     Answer,
     AuditEntry,
@@ -62,17 +63,31 @@ def _insert(session: Session, model: type[Base]) -> Any:
 @cache
 def _hot(dialect: str) -> dict[str, Any]:
     """Statements on the per-message path, built once per dialect on plain
-    tables with parameters supplied at execution. This skips the ORM's bulk
-    machinery and lets SQLAlchemy reuse the compiled SQL every time."""
+    tables with parameters supplied at execution, and run through
+    `storage.prepared` (compiled once, executed on the driver's cursor)."""
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     processed: Table = ProcessedInbound.__table__  # type: ignore[assignment]
     answers: Table = Answer.__table__  # type: ignore[assignment]
     convs: Table = Conversation.__table__  # type: ignore[assignment]
     resp: Table = Respondent.__table__  # type: ignore[assignment]
     conv_ins = ins(convs)
+    fu: Table = FollowUp.__table__  # type: ignore[assignment]
+    fu_ins = ins(fu)
     outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+    load = (
+        select(
+            resp.c.id,
+            resp.c.team_id,
+            resp.c.worker_id,
+            resp.c.invite_id,
+            resp.c.status,
+            convs.c.state,
+        )
+        .select_from(resp.outerjoin(convs, convs.c.respondent_id == resp.c.id))
+        .where(resp.c.pseudonym == bindparam("pseudonym"))
+    )
     return {
-        "reply": insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+        "reply": insert(outbox).returning(outbox.c.id),
         "behind": select(outbox.c.id)
         .where(
             outbox.c.address == bindparam("address"),
@@ -87,23 +102,81 @@ def _hot(dialect: str) -> dict[str, Any]:
             index_elements=[convs.c.respondent_id],
             set_={"state": conv_ins.excluded.state, "updated_at": conv_ins.excluded.updated_at},
         ),
-        "load": select(
-            resp.c.id,
-            resp.c.team_id,
-            resp.c.worker_id,
-            resp.c.invite_id,
-            resp.c.status,
-            convs.c.state,
-        )
-        .select_from(resp.outerjoin(convs, convs.c.respondent_id == resp.c.id))
-        .where(resp.c.pseudonym == bindparam("pseudonym")),
+        "schedule": fu_ins.on_conflict_do_update(
+            index_elements=[fu.c.respondent_id, fu.c.key],
+            set_={
+                "status": "pending",
+                "due_at": fu_ins.excluded.due_at,
+                "claimed_by": None,
+                "lease_until": None,
+            },
+            where=fu.c.status == "cancelled",
+        ),
+        "load": load,
+        # PostgreSQL: the row lock that serialises one chat's messages, taken
+        # by the same statement that reads the conversation.
+        "load_locked": load.with_for_update(of=resp) if dialect == "postgresql" else load,
     }
 
 
-def _run(session: Session, name: str, params: dict[str, Any]) -> Result[Any]:
-    """Execute a hot statement on the session's connection (same transaction)."""
-    conn = session.connection()
-    return conn.execute(_hot(conn.dialect.name)[name], params)
+@cache
+def _cancelling(dialect: str, kinds: int) -> dict[str, Any]:
+    """The hot statements that cancel a family's follow-ups and waiting
+    messages of `kinds` given kinds (every kind when 0)."""
+    fu, o = _table(FollowUp), _table(OutboxMessage)
+    kind_binds: list[Any] = [bindparam(f"kind{i}") for i in range(kinds)]
+    cancel_fu = update(fu).where(
+        fu.c.respondent_id == bindparam("rid"),
+        (fu.c.status == "pending") | (fu.c.status == "claimed"),
+    )
+    cancel_out = update(o).where(o.c.respondent_id == bindparam("rid"), o.c.status == "pending")
+    if kinds:
+        cancel_fu = cancel_fu.where(fu.c.kind.in_(kind_binds))
+        cancel_out = cancel_out.where(o.c.kind.in_(kind_binds))
+    return {
+        "followups": cancel_fu.values(status="cancelled"),
+        "outbox": cancel_out.values(status="cancelled"),
+    }
+
+
+_INSERTS = frozenset({"reply", "mark", "answer", "state", "schedule"})
+_prepared: dict[tuple[str, str, str, tuple[str, ...]], prepared.Prepared] = {}
+
+
+def _statement(conn: Connection, name: str, keys: tuple[str, ...]) -> prepared.Prepared:
+    """The named hot statement compiled for `conn`'s dialect (once). `name` is
+    a key of `_hot`, or "followups:N" / "outbox:N" of `_cancelling`; an
+    INSERT is compiled for the columns in `keys`."""
+    dialect = conn.dialect
+    key = (dialect.name, dialect.driver, name, keys)
+    stmt = _prepared.get(key)
+    if stmt is None:
+        which, _, kinds = name.partition(":")
+        source = _cancelling(dialect.name, int(kinds))[which] if kinds else _hot(dialect.name)[name]
+        stmt = prepared.Prepared(source, dialect, keys or None)
+        _prepared[key] = stmt
+    return stmt
+
+
+def _run(session: Session, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Execute a hot statement in the session's transaction; its first row."""
+    conn, driver = prepared.driver_of(session)
+    keys = tuple(params) if name in _INSERTS else ()
+    return prepared.first(conn, driver, _statement(conn, name, keys), params)
+
+
+def _run_count(session: Session, name: str, params: dict[str, Any]) -> int:
+    """Execute a hot statement in the session's transaction; rows changed."""
+    conn, driver = prepared.driver_of(session)
+    keys = tuple(params) if name in _INSERTS else ()
+    return prepared.count(conn, driver, _statement(conn, name, keys), params)
+
+
+def _core(session: Session, stmt: Any) -> Result[Any]:
+    """Execute a Core statement on the session's connection: no ORM
+    bookkeeping (autoflush, synchronising loaded objects), for writes on the
+    per-message path that touch no object the session holds."""
+    return prepared.connection_of(session).execute(stmt)
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -116,7 +189,7 @@ def _rowcount(result: Result[Any]) -> int:
 def mark_processed(session: Session, platform: str, key: str, now: datetime) -> bool:
     """Record a delivery id; False if it was already recorded (a redelivery)."""
     params = {"platform": platform, "message_key": key, "processed_at": now}
-    return _run(session, "mark", params).first() is not None
+    return _run(session, "mark", params) is not None
 
 
 def set_aside_inbound(
@@ -248,12 +321,13 @@ class RespondentRow:
     state: dict[str, Any] | None
 
 
-def respondent_with_state(session: Session, pseudonym: str) -> RespondentRow | None:
-    row = _run(session, "load", {"pseudonym": pseudonym}).first()
-    if row is None:
-        return None
-    values: tuple[Any, ...] = tuple(row)
-    return RespondentRow(*values)
+def respondent_with_state(
+    session: Session, pseudonym: str, *, lock: bool = False
+) -> RespondentRow | None:
+    """The respondent and their conversation state. With `lock`, also what
+    `lock_respondent` does, in the same statement."""
+    row = _run(session, "load_locked" if lock else "load", {"pseudonym": pseudonym})
+    return None if row is None else RespondentRow(*row)
 
 
 def create_respondent(
@@ -264,7 +338,8 @@ def create_respondent(
     invite: Invite,
     now: datetime,
 ) -> int:
-    result = session.execute(
+    result = _core(
+        session,
         insert(Respondent).values(
             pseudonym=pseudonym,
             platform=platform,
@@ -273,7 +348,7 @@ def create_respondent(
             invite_id=invite.id,
             status="active",
             created_at=now,
-        )
+        ),
     )
     key = cast(CursorResult[Any], result).inserted_primary_key
     assert key is not None
@@ -281,10 +356,11 @@ def create_respondent(
 
 
 def rebind_respondent(session: Session, respondent_id: int, invite: Invite) -> None:
-    session.execute(
+    _core(
+        session,
         update(Respondent)
         .where(Respondent.id == respondent_id)
-        .values(team_id=invite.team_id, worker_id=invite.worker_id, invite_id=invite.id)
+        .values(team_id=invite.team_id, worker_id=invite.worker_id, invite_id=invite.id),
     )
 
 
@@ -298,11 +374,12 @@ def save_contact(
     stmt = _insert(session, Contact).values(
         respondent_id=respondent_id, platform=platform, address=address, updated_at=now
     )
-    session.execute(
+    _core(
+        session,
         stmt.on_conflict_do_update(
             index_elements=["respondent_id"],
             set_={"platform": platform, "address": address, "updated_at": now},
-        )
+        ),
     )
 
 
@@ -315,7 +392,7 @@ def contact_of(session: Session, respondent_id: int) -> tuple[str, str] | None:
 
 def save_state(session: Session, respondent_id: int, state: dict[str, Any], now: datetime) -> None:
     params = {"respondent_id": respondent_id, "state": state, "updated_at": now}
-    _run(session, "state", params)
+    _run_count(session, "state", params)
 
 
 # -- answers ------------------------------------------------------------------
@@ -324,7 +401,7 @@ def save_state(session: Session, respondent_id: int, state: dict[str, Any], now:
 def add_answer(session: Session, **values: Any) -> bool:
     """Store an answer once; a second copy of the same (respondent, round,
     question) is ignored and returns False."""
-    return _run(session, "answer", values).first() is not None
+    return _run(session, "answer", values) is not None
 
 
 def answers_of(session: Session, respondent_id: int) -> Sequence[Answer]:
@@ -345,20 +422,15 @@ def schedule_followup(
 ) -> None:
     """Schedule once per key. A cancelled follow-up with the same key comes back
     to life; one already sent is never sent again."""
-    stmt = _insert(session, FollowUp).values(
-        respondent_id=respondent_id,
-        kind=kind,
-        key=key,
-        due_at=due_at,
-        status="pending",
-        created_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["respondent_id", "key"],
-        set_={"status": "pending", "due_at": due_at, "claimed_by": None, "lease_until": None},
-        where=FollowUp.status == "cancelled",
-    )
-    session.execute(stmt)
+    params = {
+        "respondent_id": respondent_id,
+        "kind": kind,
+        "key": key,
+        "due_at": due_at,
+        "status": "pending",
+        "created_at": now,
+    }
+    _run_count(session, "schedule", params)
 
 
 def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
@@ -367,14 +439,16 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
     already queued goes out after stop, a finished survey or a block. A
     message being sent at this very moment is not recalled. Returns how many
     follow-ups were cancelled."""
-    stmt = update(FollowUp).where(
-        FollowUp.respondent_id == respondent_id, FollowUp.status.in_(("pending", "claimed"))
-    )
-    if kinds:
-        stmt = stmt.where(FollowUp.kind.in_(kinds))
-    count = _rowcount(session.execute(stmt.values(status="cancelled")))
-    cancel_outbound(session, respondent_id, kinds)
+    params = _kind_params(respondent_id, kinds)
+    count = _run_count(session, f"followups:{len(kinds)}", params)
+    _run_count(session, f"outbox:{len(kinds)}", params)
     return count
+
+
+def _kind_params(respondent_id: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"rid": respondent_id}
+    params.update((f"kind{i}", k) for i, k in enumerate(kinds))
+    return params
 
 
 # -- erasure and audit -----------------------------------------------------------
@@ -730,7 +804,7 @@ def chat_is_behind(session: Session, platform: str, address: str, owner: str) ->
     or claimed by another process): a new reply must then queue behind it
     rather than overtake it. One indexed probe (`ix_outbox_address`)."""
     return (
-        _run(session, "behind", {"platform": platform, "address": address, "owner": owner}).first()
+        _run(session, "behind", {"platform": platform, "address": address, "owner": owner})
         is not None
     )
 
@@ -756,9 +830,12 @@ def queue_replies(
         else r
         for r in rows
     ]
-    conn = session.connection()
-    stmt = _hot(conn.dialect.name)["reply"]
-    return [int(i) for i in conn.execute(stmt, values).scalars()]
+    ids = []
+    for v in values:
+        row = _run(session, "reply", v)
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
 
 
 def count_sendable(
@@ -973,12 +1050,7 @@ def take_over_claims(session: Session) -> int:
 def cancel_outbound(session: Session, respondent_id: int, kinds: tuple[str, ...] = ()) -> int:
     """Cancel messages to one family still waiting in the outbox (of `kinds`,
     or every kind when empty)."""
-    stmt = update(OutboxMessage).where(
-        OutboxMessage.respondent_id == respondent_id, OutboxMessage.status == "pending"
-    )
-    if kinds:
-        stmt = stmt.where(OutboxMessage.kind.in_(kinds))
-    return _rowcount(session.execute(stmt.values(status="cancelled")))
+    return _run_count(session, f"outbox:{len(kinds)}", _kind_params(respondent_id, kinds))
 
 
 def prune_outbox(session: Session, before: datetime) -> int:

@@ -49,6 +49,7 @@ from telegram.ext import Application, ApplicationBuilder
 from adapters.ordering import ChatOrder, Turn
 from adapters.pacing import Pacer
 from adapters.telegram.convert import PLATFORM, chosen_label, render, to_inbound
+from adapters.telegram.transport import AiohttpRequest
 from bot.config import TelegramConfig, env_secret
 from bot.core import texts as texts_mod
 from bot.core.errors import ConfigError, HeldForSafety, StorageError
@@ -154,7 +155,10 @@ class TelegramChannel:
             base = self.config.base_url.rstrip("/")
             root = base.removesuffix("/bot")
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-        builder = builder.get_updates_read_timeout(self.poll_timeout + 10)
+        # getUpdates reads for its long-poll timeout plus this read timeout.
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(pool_size=1, read_timeout=10.0)
+        )
         self.application = builder.build()
         try:
             await self.application.initialize()

@@ -73,8 +73,13 @@ HeldKinds = Callable[[datetime], Collection[str]]
 
 STOP_GRACE = 5.0
 """Seconds a clean stop waits for sends already under way."""
-CYCLE_EVERY = 0.05
-"""At most this often, one transaction records finished sends and claims more."""
+CYCLE_EVERY = 0.15
+"""At most this often, one transaction records finished sends and claims more.
+Each is a durable commit on the same database thread as the inbound steps, so
+fewer, larger ones leave it to the families: measured side by side on the
+Telegram bench, 0.15 s gave about 20% more answers/s than 0.05 s. Replies are
+not delayed by it (`send_now` starts them at once); a row waiting behind an
+earlier one to its chat is claimed up to this much later."""
 
 
 def _nothing_held(_: datetime) -> Collection[str]:

@@ -376,8 +376,7 @@ class Conversations:
         return outbound
 
     def _load(self, tx: Tx, pseud: str) -> _Loaded:
-        repo.lock_respondent(tx, pseud)
-        row = repo.respondent_with_state(tx, pseud)
+        row = repo.respondent_with_state(tx, pseud, lock=True)
         state = State.from_dict(row.state) if row and row.state else State()
         return _Loaded(row, state)
 
