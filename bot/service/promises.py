@@ -5,7 +5,7 @@ one transaction each, for the CLI and the chat platforms.
   is asked, as a follow-up row of kind "promise" due at the promise's
   `ask_at`, whether it happened; the sweep keeps quiet hours, stop, forget and
   closed cases as for every follow-up. Outcomes are stored per promise but
-  only ever come out counted (`figures`).
+  only ever come out counted, in reports.
 - Reassigning a case moves the family to another worker from now on and
   records the change with its date.
 - A "you said, we did" message goes once to each family of a team who
@@ -13,13 +13,14 @@ one transaction each, for the CLI and the chat platforms.
   each, in their language where a translation was given, held to daytime; it
   is shown again at the start of the family's next check-in.
 
-The figures (`figures`) are counts per team or worker and period, ready for
-the reports' disclosure control, which is where k is applied.
+Their figures reach managers only through the reports (`bot.service.reports`,
+from `storage.promises.record_aggregates`), under the same disclosure control
+as every other figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
@@ -66,19 +67,6 @@ class YouSaidPreview:
     by_locale: dict[str, int]
     texts: dict[str, str]
     sent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """Counts for one period; k is applied by the reports' disclosure control."""
-
-    start: datetime
-    end: datetime
-    promises_by_team: list[prepo.PromiseCounts] = field(default_factory=list)
-    promises_by_worker: list[prepo.PromiseCounts] = field(default_factory=list)
-    changes_6_months: list[prepo.ContinuityCounts] = field(default_factory=list)
-    changes_12_months: list[prepo.ContinuityCounts] = field(default_factory=list)
-    you_said: list[prepo.YouSaidCounts] = field(default_factory=list)
 
 
 def _case(tx: Tx, code: str) -> Invite:
@@ -246,20 +234,3 @@ class Promises:
                 now,
             )
             return YouSaidPreview(found.name, len(audience), by_locale, texts, sent=True)
-
-    # -- figures ---------------------------------------------------------------------
-
-    def figures(self, start: datetime, end: datetime) -> Figures:
-        """Every count this module adds to reports, for [start, end). The
-        continuity windows end at `end`. Raw counts: pass them through the
-        reports' disclosure control before anyone sees them."""
-        with self.store.read() as tx:
-            return Figures(
-                start=start,
-                end=end,
-                promises_by_team=prepo.promise_figures(tx, start, end, by="team"),
-                promises_by_worker=prepo.promise_figures(tx, start, end, by="worker"),
-                changes_6_months=prepo.continuity_figures(tx, end - timedelta(days=183), end),
-                changes_12_months=prepo.continuity_figures(tx, end - timedelta(days=365), end),
-                you_said=prepo.you_said_figures(tx, start, end),
-            )

@@ -259,6 +259,8 @@ class Staff:
         sections = []
         for title, rows in render_report.sections(report):
             sections.append(ReportSection(say(title), tuple(_slack_line(r, say) for r in rows)))
+        changes = render_report.change_lines(report) or [say("no_changes")]
+        sections.append(ReportSection(say("changes"), tuple(changes)))
         notes = tuple(sorted({say.reason(r) for r in report.rows if r.suppressed}))
         who = (report.scope.team or "organisation").lower().replace(" ", "-")
         stem = f"heard-{who}-{report.period}"
@@ -266,7 +268,7 @@ class Staff:
             title=say.title(report),
             headline=render_report.headline(report, say),
             sections=tuple(sections),
-            notes=(*notes, say("explain", k=report.k)),
+            notes=(*notes, *render_report.notes(report, say)),
             chart_png=render_report.trend_chart(report, say),
             chart_name=f"{stem}.png",
             csv=render_report.as_csv(report).encode() if want_csv else None,

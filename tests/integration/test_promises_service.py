@@ -4,15 +4,28 @@ half of `heard run` (sweep + outbox) driven by hand."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.config import Config, ScheduleConfig
+from bot.core.disclosure import FEWER, REVEAL
 from bot.core.errors import HeardError, NotFoundError
+from bot.core.promises import (
+    CHANGES_6_MONTHS,
+    CHANGES_12_MONTHS,
+    LISTENED_AFTER,
+    PROMISES_KEPT,
+    PROMISES_REPAIRED,
+)
+from bot.service import render_report
 from bot.service.conversation import Conversations
-from bot.service.staff import Staff
+from bot.service.reports import Report, Reports, Row
+from bot.service.staff import Staff, cli_viewer
 from storage import promises as prepo
 from storage import repo
 from storage.models import Answer, CaseChange, Invite, OutboxMessage, Promise
@@ -56,6 +69,22 @@ def _joined(
     return invite, fam
 
 
+def _report(service: Conversations, clock: FakeClock, period: str, **kw: str) -> Report:
+    """An administrator's report with k = 3, the smallest k Heard allows."""
+    return Reports(service.store, 3, (), clock).report(cli_viewer(), period=period, **kw)
+
+
+def _record(report: Report, record_id: str, section: str = "summary", **where: str) -> Row:
+    [row] = [
+        r
+        for r in report.rows
+        if r.section == section
+        and r.question == record_id
+        and all(getattr(r, k) == v for k, v in where.items())
+    ]
+    return row
+
+
 def _promises(service: Conversations) -> list[Promise]:
     with service.store.sessions() as s:
         return list(s.scalars(select(Promise).order_by(Promise.id)))
@@ -97,17 +126,12 @@ async def test_a_promise_is_asked_after_its_date_in_daytime_and_counted_not_show
     # The list shows open promises only, so an answer never shows up there.
     assert staff.promises.open_of("Sam")[1] == []
 
-    figures = staff.promises.figures(
-        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
-    )
-    [team] = figures.promises_by_team
-    assert (team.families, team.answered, team.kept, team.not_kept, team.repaired) == (
-        1,
-        1,
-        0,
-        1,
-        1,
-    )
+    # One family's answer never reaches a report: the share is hidden below k.
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    report = _report(service, clock, "2026-03")
+    for record in (PROMISES_KEPT, PROMISES_REPAIRED):
+        row = _record(report, record.id)
+        assert (row.suppressed, row.reason, row.n, row.distribution) == (True, FEWER, None, None)
 
 
 async def test_no_promise_question_after_stop_or_on_a_closed_case(
@@ -171,7 +195,7 @@ async def test_a_reassigned_case_sends_later_answers_to_the_new_worker(
     staff = Staff(service, _config(ScheduleConfig(quiet_start=time(0), quiet_end=time(0))))
     heard = make_heard(service, clock, ScheduleConfig(quiet_start=time(0), quiet_end=time(0)))
     invite, fam = _joined(service, clock, "3005")
-    _joined(service, clock, "3006")
+    _, unmoved = _joined(service, clock, "3006")
     staff.add_worker("North", "Robin", None)
     clock.advance(timedelta(days=3))
     moved = staff.promises.reassign(code=invite.code, worker_ref="Robin", now=clock())
@@ -187,6 +211,9 @@ async def test_a_reassigned_case_sends_later_answers_to_the_new_worker(
     fam.replies = [o for o in sent if o.chat_id == "3005"]
     fam.tap("yes")
     fam.tap("5")
+    unmoved.replies = [o for o in sent if o.chat_id == "3006"]
+    unmoved.tap("yes")
+    unmoved.tap("4")
     with service.store.sessions() as s:
         workers = {
             (a.round, a.worker_id)
@@ -198,9 +225,23 @@ async def test_a_reassigned_case_sends_later_answers_to_the_new_worker(
         assert (change.from_worker_id, change.to_worker_id) == (sam, robin)
     assert (1, sam) in workers and (2, robin) in workers
 
-    figures = staff.promises.figures(clock() - timedelta(days=30), clock())
-    assert {(c.changes, c.families) for c in figures.changes_6_months} == {(0, 1), (1, 1)}
-    assert {(c.changes, c.families) for c in figures.changes_12_months} == {(0, 1), (1, 1)}
+    # The report of that month counts one change among the three families
+    # who answered, from the case records, beside what they said themselves.
+    _joined(service, clock, "3007")
+    answered_in = clock().strftime("%Y-%m")
+    clock.advance(timedelta(days=40))
+    report = _report(service, clock, answered_in, team="North")
+    for record in (CHANGES_6_MONTHS, CHANGES_12_MONTHS):
+        row = _record(report, record.id)
+        assert row.n == 3 and not row.suppressed
+        assert row.distribution == {
+            "changes_0": 66.7,
+            "changes_1": 33.3,
+            "changes_2": 0.0,
+            "changes_3": 0.0,
+        }
+    measures = [r.question for r in report.summary()]
+    assert measures.index("worker_changes_6m") < measures.index("same_worker")
 
 
 async def test_you_said_reaches_exactly_the_right_families_once(
@@ -266,32 +307,101 @@ async def test_you_said_reaches_exactly_the_right_families_once(
         )
 
 
-def test_you_said_figures_count_changes_and_families_who_then_felt_listened_to(
+def _listened(service: Conversations, invite: Invite, code: str, at: datetime) -> None:
+    with service.store.sessions.begin() as s:
+        repo.add_answer(
+            s,
+            respondent_id=prepo.family_of_invite(s, invite.id),
+            round=9,
+            set_id="adult",
+            set_version=2,
+            question_id="listened_to",
+            dimension="overall",
+            code=code,
+            value=None,
+            text=None,
+            team_id=invite.team_id,
+            worker_id=invite.worker_id,
+            answered_at=at,
+        )
+
+
+def test_reports_list_the_changes_and_who_then_felt_listened_to(
     service: Conversations, clock: FakeClock
 ) -> None:
     staff = Staff(service, _config())
-    invite, _ = _joined(service, clock, "l1")
-    start = clock() - timedelta(days=1)
-    staff.promises.you_said(
-        team="North", text="Each family now keeps one worker.", text_cy=None, now=clock(), send=True
+    north = [_joined(service, clock, f"l{i}")[0] for i in range(5)]
+    south = _joined(service, clock, "s1", team="South", worker="Lee")[0]
+    _listened(service, north[4], "no", clock())  # before the message: not counted
+    clock.advance(timedelta(hours=1))
+    text = "Each family now keeps one worker."
+    staff.promises.you_said(team="North", text=text, text_cy=None, now=clock(), send=True)
+    for invite, code in zip(north[:4], ("yes", "yes", "yes", "no"), strict=True):
+        _listened(service, invite, code, clock() + timedelta(hours=1))
+    _listened(service, south, "no", clock() + timedelta(hours=1))  # South sent nothing
+
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    report = _report(service, clock, "2026-03", by="team")
+    for section, where in (("summary", {}), ("breakdown", {"team": "North"})):
+        row = _record(report, LISTENED_AFTER.id, section, **where)
+        assert (row.n, row.distribution) == (4, {"yes": 75.0, "no": 25.0, "unsure": 0.0})
+    assert not [
+        r for r in report.rows if r.question == LISTENED_AFTER.id and r.team == "South" and r.n
+    ]
+    assert [(c.team, c.date, c.text) for c in report.changes] == [("North", "2026-03-02", text)]
+
+    words = render_report.Words(staff.texts, "en", report.k)
+    table = render_report.table(report, words)
+    assert "Felt listened to, after “you said, we did”" in table and text in table
+    payload = json.loads(render_report.as_json(report))
+    assert payload["you_said"] == [{"team": "North", "date": "2026-03-02", "text": text}]
+    shown = [r for r in payload["rows"] if r["question"] == LISTENED_AFTER.id]
+    assert {r["n"] for r in shown} == {4, 0}
+    csv_rows = list(csv.DictReader(io.StringIO(render_report.as_csv(report))))
+    assert [r["text"] for r in csv_rows if r["section"] == "you_said"] == [f"2026-03-02 {text}"]
+    page = render_report.as_html(report, words)
+    assert text in page and "Felt listened to" in page
+
+    south_report = _report(service, clock, "2026-03", team="South")
+    assert south_report.changes == ()
+
+
+async def test_promise_shares_reach_reports_only_over_k_families(
+    service: Conversations, clock: FakeClock
+) -> None:
+    """Six families of Sam answer their promise question (three kept, three
+    not, two of those put right) and one of Ola's (kept). The team's shares
+    are shown; Ola's single answer is hidden, and so is Sam's, which would
+    give it away (team minus Sam)."""
+    always = ScheduleConfig(quiet_start=time(0), quiet_end=time(0))
+    staff = Staff(service, _config(always, timedelta(0)))
+    heard = make_heard(service, clock, always)
+    answers = [("yes", None)] * 3 + [("no", "yes"), ("no", "yes"), ("no", "no")]
+    families = [(*_joined(service, clock, f"p{i}"), a) for i, a in enumerate(answers)]
+    families.append((*_joined(service, clock, "p-ola", worker="Ola"), ("yes", None)))
+    for invite, _, _ in families:
+        staff.promises.add(code=invite.code, text="I will ring you", due="10s", now=clock())
+    clock.advance(timedelta(minutes=1))
+    sent = await heard.due()
+    for _, fam, (kept, repaired) in families:
+        fam.replies = [o for o in sent if o.chat_id == fam.chat_id]
+        fam.tap(kept)
+        if repaired:
+            fam.tap(repaired)
+
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    report = _report(service, clock, "2026-03", team="North", by="worker")
+    kept = _record(report, PROMISES_KEPT.id)
+    assert (kept.n, kept.distribution) == (7, {"yes": 57.1, "no": 42.9, "unsure": 0.0})
+    put_right = _record(report, PROMISES_REPAIRED.id)
+    assert (put_right.n, put_right.distribution) == (3, {"yes": 66.7, "no": 33.3, "unsure": 0.0})
+    ola = _record(report, PROMISES_KEPT.id, "breakdown", worker="Ola")
+    sam = _record(report, PROMISES_KEPT.id, "breakdown", worker="Sam")
+    assert (ola.suppressed, ola.reason, ola.n) == (True, FEWER, None)
+    assert (sam.suppressed, sam.reason, sam.n) == (True, REVEAL, None)
+    sam_put_right = _record(report, PROMISES_REPAIRED.id, "breakdown", worker="Sam")
+    assert (sam_put_right.n, sam_put_right.suppressed) == (3, False)
+    words = render_report.Words(staff.texts, "en", report.k)
+    assert "Promises kept (the family was asked after the date)" in render_report.table(
+        report, words
     )
-    with service.store.sessions.begin() as s:
-        respondent = prepo.family_of_invite(s, invite.id)
-        for n, code in ((9, "yes"),):
-            repo.add_answer(
-                s,
-                respondent_id=respondent,
-                round=n,
-                set_id="adult",
-                set_version=2,
-                question_id="listened_to",
-                dimension="overall",
-                code=code,
-                value=1,
-                text=None,
-                team_id=invite.team_id,
-                worker_id=invite.worker_id,
-                answered_at=clock() + timedelta(hours=1),
-            )
-    [row] = staff.promises.figures(start, clock() + timedelta(days=2)).you_said
-    assert (row.changes, row.families_after, row.listened) == (1, 1, 1)
