@@ -371,7 +371,12 @@ class YouSaid(Base):
     """How many families it was queued for."""
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    __table_args__ = (Index("ix_you_said_team_time", "team_id", "created_at"),)
+    request_key: Mapped[str | None] = mapped_column(String(64))
+    """The confirmed preview's key (Slack); unique, so it is sent once."""
+    __table_args__ = (
+        Index("ix_you_said_team_time", "team_id", "created_at"),
+        Index("ux_you_said_request_key", "request_key", unique=True),
+    )
 
 
 class Manager(Base):

@@ -252,15 +252,24 @@ def add_you_said(
     families: int,
     actor: str,
     now: datetime,
-) -> int:
-    result = session.execute(
-        insert(YouSaid).values(
-            team_id=team_id, text=text, families=families, actor=actor, created_at=now
-        )
+    request_key: str | None = None,
+) -> int | None:
+    """Store the message; None (and nothing stored) if a message with the
+    same `request_key` was stored before: the preview was confirmed twice."""
+    from storage.repo import _insert
+
+    stmt = _insert(session, YouSaid).values(
+        team_id=team_id,
+        text=text,
+        families=families,
+        actor=actor,
+        created_at=now,
+        request_key=request_key,
     )
-    key = cast(CursorResult[Any], result).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    made = session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["request_key"]).returning(YouSaid.id)
+    ).first()
+    return None if made is None else int(made[0])
 
 
 def you_said_for_checkin(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
-from bot.core.errors import HeardError, NotFoundError
+from bot.core.errors import HeardError, NotAllowedError, NotFoundError
 from bot.core.invites import normalise_code
 from bot.core.promises import (
     MAX_PROMISE_CHARS,
@@ -36,6 +36,7 @@ from bot.core.texts import Texts
 from bot.service.admin import find_worker
 from storage import promises as prepo
 from storage import repo
+from storage import reports as store_reports
 from storage.models import Invite, Worker
 from storage.unit import Store, Tx
 
@@ -148,11 +149,34 @@ class Promises:
     # -- continuity ----------------------------------------------------------------
 
     def reassign(
-        self, *, code: str, worker_ref: str, now: datetime, actor: str = "admin"
+        self,
+        *,
+        code: str,
+        worker_ref: str,
+        now: datetime,
+        actor: str = "admin",
+        by_slack_user: str | None = None,
     ) -> Reassigned:
+        """Move the case `code` to another worker. From Slack
+        (`by_slack_user`) only an administrator or a manager of the case's
+        team (and of the new worker's team) may. Raises HeardError saying what
+        to change: unknown or closed code, unknown or inactive worker, the
+        same worker; NotAllowedError for anyone else."""
         with self.store.begin() as tx:
             invite = _case(tx, code)
-            to = find_worker(tx, worker_ref)
+            if by_slack_user is not None:
+                actor = f"slack:{by_slack_user}"
+                self._check_manager(tx, by_slack_user, invite.team_id, "move its cases")
+                try:
+                    to = find_worker(tx, worker_ref)
+                except NotFoundError:
+                    raise NotFoundError(
+                        f"{worker_ref} is not registered as a worker in Heard; "
+                        "ask an administrator to register them first"
+                    ) from None
+                self._check_manager(tx, by_slack_user, to.team_id, "move cases to it")
+            else:
+                to = find_worker(tx, worker_ref)
             if not to.active:
                 raise HeardError(f"{to.name} is not an active worker; choose another")
             if to.id == invite.worker_id:
@@ -175,6 +199,17 @@ class Promises:
             )
             return Reassigned(invite.code, before, to.name, moved, now)
 
+    def _check_manager(self, tx: Tx, slack_user: str, team_id: int, what: str) -> None:
+        if slack_user in self.config.admins:
+            return
+        if team_id in store_reports.managed_team_ids(tx, slack_user):
+            return
+        name = store_reports.team_by_id(tx, team_id)
+        raise NotAllowedError(
+            f"you are not a manager of {name.name if name else 'that team'}, so you cannot "
+            f"{what}; ask one of its managers or an administrator"
+        )
+
     # -- you said, we did -----------------------------------------------------------
 
     def you_said(
@@ -186,9 +221,14 @@ class Promises:
         now: datetime,
         send: bool,
         actor: str = "admin",
+        by_slack_user: str | None = None,
+        request_key: str | None = None,
     ) -> YouSaidPreview:
         """Preview (send=False) or send a "you said, we did" message. Nothing
-        is sent unless every text passes the checks."""
+        is sent unless every text passes the checks. From Slack
+        (`by_slack_user`) only an administrator or a manager of the team may.
+        `request_key` names the preview being confirmed: a second send with
+        the same key raises HeardError and sends nothing."""
         texts = {"en": check_family_text(text, "en", limit=MAX_YOU_SAID_CHARS, what="message")}
         if text_cy is not None:
             texts["cy"] = check_family_text(
@@ -197,7 +237,11 @@ class Promises:
         with self.store.begin() as tx:
             found = repo.team_by_name(tx, team.strip())
             if found is None:
-                raise NotFoundError(f"no team called {team!r}; see the teams with: heard team list")
+                hint = "heard team list" if by_slack_user is None else "ask an administrator"
+                raise NotFoundError(f"no team called {team!r}; for the teams' names, {hint}")
+            if by_slack_user is not None:
+                actor = f"slack:{by_slack_user}"
+                self._check_manager(tx, by_slack_user, found.id, "message its families")
             audience = prepo.you_said_audience(tx, found.id, now - AUDIENCE_WINDOW)
             by_locale: dict[str, int] = {}
             for family in audience:
@@ -207,8 +251,16 @@ class Promises:
             if not send:
                 return preview
             said_id = prepo.add_you_said(
-                tx, team_id=found.id, text=texts, families=len(audience), actor=actor, now=now
+                tx,
+                team_id=found.id,
+                text=texts,
+                families=len(audience),
+                actor=actor,
+                now=now,
+                request_key=request_key,
             )
+            if said_id is None:
+                raise HeardError("this message was sent already; nothing was sent again")
             daytime = self.config.schedule.quiet_hours().ends_after(now)
             rows = []
             for family in audience:
