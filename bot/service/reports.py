@@ -514,11 +514,14 @@ def _year_labels(year: int) -> list[str]:
 
 
 def _measure_order(m: tuple[str, str, int, str]) -> tuple[int, str, int, int, str]:
-    """Dimensions in their usual order; questions as their set asks them."""
+    """Dimensions in their usual order; questions as their set asks them, and
+    the recorded figures (no set) first within their dimension."""
     dimension, set_id, version, question_id = m
     rank = DIMENSIONS.index(dimension) if dimension in DIMENSIONS else len(DIMENSIONS)
     shipped = questions.shipped().get(set_id)
     ids = [q.id for q in shipped.questions] if shipped else []
+    if not set_id:
+        ids = list(RECORDS)
     place = ids.index(question_id) if question_id in ids else len(ids)
     return (rank, set_id, version, place, question_id)
 

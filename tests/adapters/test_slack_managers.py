@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -172,6 +173,14 @@ async def test_you_said_is_previewed_then_sent_once_to_the_right_families(
     await _press(slack, SOUTH_MANAGER, {**preview, "channel": dm_channel_id(SOUTH_MANAGER)}, send)
     await _answer(slack, SOUTH_MANAGER, "You are not a manager of North")
     assert _count(slack, YouSaid) == 1
+
+    # The next month, the team's report lists what changed.
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    await slack.command("report 2026-03", user=MANAGER)
+    report = await _answer(slack, MANAGER, "What families said: North, 2026-03")
+    shown = json.dumps(report["blocks"], ensure_ascii=False)
+    assert "You said, we did" in shown and f"2026-03-02 · North: {TEXT}" in shown
+    await slack.settle()
 
 
 async def test_you_said_mistakes_get_one_private_answer_and_nothing_is_sent(
