@@ -317,12 +317,13 @@ class SafeguardingAlert(Base):
 class Promise(Base):
     """A commitment a worker made to a family, in the worker's words. The
     family is asked after its due time whether it happened; the outcome is
-    only ever reported in aggregate (see `storage.repo.promise_figures`).
-    On erasure the link to the family goes; the counted outcome stays."""
+    only ever reported in aggregate (see `storage.promises.record_aggregates`).
+    On erasure the case, the family and the words go; the counted outcome
+    stays."""
 
     __tablename__ = "promises"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id"), index=True)
     respondent_id: Mapped[int | None] = mapped_column(
         ForeignKey("respondents.id", ondelete="SET NULL"), index=True
     )

@@ -382,9 +382,11 @@ def erase_respondent(session: Session, respondent_id: int) -> None:
     than relying on cascades, so the guarantee holds on every backend."""
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
-    # A promise's counted outcome stays; its link to the family goes.
+    # A promise's counted outcome stays; its case, the family and the words go.
     session.execute(
-        update(Promise).where(Promise.respondent_id == respondent_id).values(respondent_id=None)
+        update(Promise)
+        .where(Promise.respondent_id == respondent_id)
+        .values(respondent_id=None, invite_id=None, text="")
     )
     pseud = session.scalar(select(Respondent.pseudonym).where(Respondent.id == respondent_id))
     which = SafeguardingAlert.respondent_id == respondent_id

@@ -133,6 +133,13 @@ async def test_a_promise_is_asked_after_its_date_in_daytime_and_counted_not_show
         row = _record(report, record.id)
         assert (row.suppressed, row.reason, row.n, row.distribution) == (True, FEWER, None, None)
 
+    # Forgotten: only the counted outcome stays, with nothing that leads to the family.
+    fam.say("forget")
+    fam.tap("yes")
+    [row] = _promises(service)
+    assert (row.invite_id, row.respondent_id, row.text) == (None, None, "")
+    assert (row.outcome, row.repaired, row.team_id) == ("no", True, invite.team_id)
+
 
 async def test_no_promise_question_after_stop_or_on_a_closed_case(
     service: Conversations, clock: FakeClock
