@@ -250,6 +250,11 @@ class Promises:
             preview = YouSaidPreview(found.name, len(audience), by_locale, texts)
             if not send:
                 return preview
+            if not audience:
+                raise HeardError(
+                    f"no family of {found.name} can get it now (none answered in the last "
+                    "6 months, or they stopped); nothing was sent"
+                )
             said_id = prepo.add_you_said(
                 tx,
                 team_id=found.id,

@@ -303,10 +303,12 @@ async def test_you_said_reaches_exactly_the_right_families_once(
     checkins = [o for o in await heard.due() if o.chat_id == "ok"]
     assert text in checkins[0].text and "Hello again" in checkins[1].text
 
+    staff.add_team("East")
     for bad, message in (
         ({"team": "Nowhere", "text": text}, "no team called"),
         ({"team": "North", "text": "x" * 301}, "301 characters"),
         ({"team": "North", "text": "We changed the statutory threshold."}, "jargon"),
+        ({"team": "East", "text": text}, "no family of East can get it now"),
     ):
         with pytest.raises(HeardError, match=message):
             staff.promises.you_said(text_cy=None, now=clock(), send=True, **bad)  # type: ignore[arg-type]
