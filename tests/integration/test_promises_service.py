@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from storage.models import Answer, CaseChange, Invite, OutboxMessage, Promise
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 from tests.integration.test_followups import MakeService, make_heard
+from tests.integration.test_report_cli import _chromium
 
 NIGHT = ScheduleConfig(quiet_start=time(20, 0), quiet_end=time(9, 0))
 
@@ -338,7 +340,7 @@ def _listened(service: Conversations, invite: Invite, code: str, at: datetime) -
 
 
 def test_reports_list_the_changes_and_who_then_felt_listened_to(
-    service: Conversations, clock: FakeClock
+    service: Conversations, clock: FakeClock, tmp_path: Path
 ) -> None:
     staff = Staff(service, _config())
     north = [_joined(service, clock, f"l{i}")[0] for i in range(5)]
@@ -370,8 +372,13 @@ def test_reports_list_the_changes_and_who_then_felt_listened_to(
     assert {r["n"] for r in shown} == {4, 0}
     csv_rows = list(csv.DictReader(io.StringIO(render_report.as_csv(report))))
     assert [r["text"] for r in csv_rows if r["section"] == "you_said"] == [f"2026-03-02 {text}"]
-    page = render_report.as_html(report, words)
-    assert text in page and "Felt listened to" in page
+    page = tmp_path / "report.html"
+    page.write_text(render_report.as_html(report, words), encoding="utf-8")
+    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<ul id="you-said">' in dom.stdout
+    assert f'<li><span class="d">2026-03-02</span> <b>North</b>: {text}</li>' in dom.stdout
+    assert "Felt listened to, after “you said, we did”" in dom.stdout
 
     south_report = _report(service, clock, "2026-03", team="South")
     assert south_report.changes == ()
