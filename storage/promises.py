@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, distinct, func, insert, or_, select, update
+from sqlalchemy import case, distinct, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
@@ -418,14 +418,13 @@ def _change_rows(start: datetime, end: datetime, since: datetime) -> Subquery:
 
 
 def _listened_rows(start: datetime, end: datetime, question_id: str = "listened_to") -> Subquery:
-    """Answers to the listened-to question in [start, end) given after the
-    family's team sent its first "you said" message of the period."""
-    first = (
-        select(YouSaid.team_id, func.min(YouSaid.created_at).label("first_at"))
-        .where(YouSaid.created_at >= start, YouSaid.created_at < end)
-        .group_by(YouSaid.team_id)
-        .subquery()
-    )
+    """Answers to the listened-to question in [start, end) from families of
+    teams that sent a "you said" message before `start`. Whole team-periods
+    only: a cut at the message's time would make the answers before it a
+    second, smaller group that subtraction could single out."""
+    told = (
+        select(YouSaid.team_id).where(YouSaid.created_at < start).group_by(YouSaid.team_id)
+    ).subquery()
     return (
         select(
             Answer.team_id.label("team_id"),
@@ -433,7 +432,7 @@ def _listened_rows(start: datetime, end: datetime, question_id: str = "listened_
             Answer.respondent_id.label("respondent_id"),
             Answer.code.label("code"),
         )
-        .join(first, and_(first.c.team_id == Answer.team_id, Answer.answered_at > first.c.first_at))
+        .join(told, told.c.team_id == Answer.team_id)
         .where(
             Answer.question_id == question_id,
             Answer.answered_at >= start,

@@ -42,8 +42,8 @@ CHANGES_6_MONTHS = Record("worker_changes_6m", "continuity", CHANGES)
 the 6 months up to the period's end (from the case records)."""
 CHANGES_12_MONTHS = Record("worker_changes_12m", "continuity", CHANGES)
 LISTENED_AFTER = Record("listened_after_you_said", "overall", ("yes", "no", "unsure"))
-"""Answers to "Do you feel that people listen to you?" given after the team's
-first "you said, we did" message of the period."""
+"""Answers in the period to "Do you feel that people listen to you?" from
+families of teams that sent a "you said, we did" message before it began."""
 RECORDS = {
     r.id: r
     for r in (PROMISES_KEPT, PROMISES_REPAIRED, CHANGES_6_MONTHS, CHANGES_12_MONTHS, LISTENED_AFTER)

@@ -342,43 +342,49 @@ def _listened(service: Conversations, invite: Invite, code: str, at: datetime) -
 def test_reports_list_the_changes_and_who_then_felt_listened_to(
     service: Conversations, clock: FakeClock, tmp_path: Path
 ) -> None:
+    """North tells its families what changed in March. April's report shows
+    how many of North's families then felt listened to; answers from before
+    the message, or from South (which sent nothing), are not in it."""
     staff = Staff(service, _config())
     north = [_joined(service, clock, f"l{i}")[0] for i in range(5)]
     south = _joined(service, clock, "s1", team="South", worker="Lee")[0]
-    _listened(service, north[4], "no", clock())  # before the message: not counted
     clock.advance(timedelta(hours=1))
     text = "Each family now keeps one worker."
     staff.promises.you_said(team="North", text=text, text_cy=None, now=clock(), send=True)
+    _listened(service, north[4], "no", clock() + timedelta(hours=1))  # the same month
+    april = datetime(2026, 4, 10, 10, 0, tzinfo=UTC)
     for invite, code in zip(north[:4], ("yes", "yes", "yes", "no"), strict=True):
-        _listened(service, invite, code, clock() + timedelta(hours=1))
-    _listened(service, south, "no", clock() + timedelta(hours=1))  # South sent nothing
+        _listened(service, invite, code, april)
+    _listened(service, south, "no", april)
 
-    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
-    report = _report(service, clock, "2026-03", by="team")
+    clock.now = datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
+    march = _report(service, clock, "2026-03", by="team")
+    assert [(c.team, c.date, c.text) for c in march.changes] == [("North", "2026-03-02", text)]
+    assert not [r for r in march.rows if r.question == LISTENED_AFTER.id and r.n]
+    report = _report(service, clock, "2026-04", by="team")
+    assert report.changes == ()
     for section, where in (("summary", {}), ("breakdown", {"team": "North"})):
         row = _record(report, LISTENED_AFTER.id, section, **where)
         assert (row.n, row.distribution) == (4, {"yes": 75.0, "no": 25.0, "unsure": 0.0})
     assert not [
         r for r in report.rows if r.question == LISTENED_AFTER.id and r.team == "South" and r.n
     ]
-    assert [(c.team, c.date, c.text) for c in report.changes] == [("North", "2026-03-02", text)]
 
     words = render_report.Words(staff.texts, "en", report.k)
-    table = render_report.table(report, words)
-    assert "Felt listened to, after “you said, we did”" in table and text in table
-    payload = json.loads(render_report.as_json(report))
+    assert "Felt listened to, after “you said, we did”" in render_report.table(report, words)
+    assert text in render_report.table(march, words)
+    payload = json.loads(render_report.as_json(march))
     assert payload["you_said"] == [{"team": "North", "date": "2026-03-02", "text": text}]
-    shown = [r for r in payload["rows"] if r["question"] == LISTENED_AFTER.id]
-    assert {r["n"] for r in shown} == {4, 0}
-    csv_rows = list(csv.DictReader(io.StringIO(render_report.as_csv(report))))
+    shown = [r for r in json.loads(render_report.as_json(report))["rows"]]
+    assert {r["n"] for r in shown if r["question"] == LISTENED_AFTER.id} == {4, 0}
+    csv_rows = list(csv.DictReader(io.StringIO(render_report.as_csv(march))))
     assert [r["text"] for r in csv_rows if r["section"] == "you_said"] == [f"2026-03-02 {text}"]
     page = tmp_path / "report.html"
-    page.write_text(render_report.as_html(report, words), encoding="utf-8")
+    page.write_text(render_report.as_html(march, words), encoding="utf-8")
     dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert '<ul id="you-said">' in dom.stdout
     assert f'<li><span class="d">2026-03-02</span> <b>North</b>: {text}</li>' in dom.stdout
-    assert "Felt listened to, after “you said, we did”" in dom.stdout
 
     south_report = _report(service, clock, "2026-03", team="South")
     assert south_report.changes == ()
