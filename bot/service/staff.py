@@ -206,8 +206,10 @@ class Staff:
                     "this preview is more than an hour old; type the command again to see "
                     "whom it reaches now"
                 )
+            # The preview, not the presser: the message goes once however
+            # often (and by whomever) its Send button is pressed.
             key = hashlib.sha256(
-                "\x1f".join((slack_user, team.casefold(), text, confirm_at)).encode()
+                "\x1f".join((team.casefold(), text, confirm_at)).encode()
             ).hexdigest()[:40]
             sent = self.promises.you_said(
                 team=team,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -202,6 +202,16 @@ async def test_you_said_mistakes_get_one_private_answer_and_nothing_is_sent(
     assert _you_said_rows(slack) == 0
     status, usage = await slack.command("yousaid North no quotes", user=MANAGER)
     assert status == 200 and "Write it like this" in usage
+
+    await slack.command(f'yousaid "{TEXT}"', user=MANAGER)
+    preview = await _answer(slack, MANAGER, "This goes to the families of *North*")
+    clock.advance(timedelta(hours=2))
+    await _press(slack, MANAGER, preview, _buttons(preview)[0])
+    await _answer(slack, MANAGER, "more than an hour old")
+    forged = {**_buttons(preview)[0], "value": "heard_yousaid:send:{not json"}
+    await _press(slack, MANAGER, preview, forged)
+    await _answer(slack, MANAGER, "is not one Heard made")
+    assert _you_said_rows(slack) == 0
 
     await slack.command(f'yousaid South "{TEXT}"', user=SOUTH_MANAGER)
     nobody = await _answer(slack, SOUTH_MANAGER, "No family of South can get this now")
