@@ -25,6 +25,7 @@ from bot.core.promises import (
 )
 from bot.service import render_report
 from bot.service.conversation import Conversations
+from bot.service.data_requests import DataRequests
 from bot.service.reports import Report, Reports, Row
 from bot.service.staff import Staff, cli_viewer
 from storage import promises as prepo
@@ -134,6 +135,16 @@ async def test_a_promise_is_asked_after_its_date_in_daytime_and_counted_not_show
     for record in (PROMISES_KEPT, PROMISES_REPAIRED):
         row = _record(report, record.id)
         assert (row.suppressed, row.reason, row.n, row.distribution) == (True, FEWER, None, None)
+
+    # The family's copy of their data holds the promise and their answers.
+    exported = DataRequests(service, _config()).export(invite.code, actor="admin")
+    [promise] = exported["people"][0]["promises"]
+    assert (promise["promise"], promise["happened"], promise["explained_or_said_sorry"]) == (
+        "I will ring you on Friday",
+        "no",
+        True,
+    )
+    assert exported["rows_held"]["promises"] == 1
 
     # Forgotten: only the counted outcome stays, with nothing that leads to the family.
     fam.say("forget")
