@@ -367,7 +367,9 @@ def _levels(session: Session, src: Subquery, record: Record) -> list[Aggregate]:
 
 def _promise_rows(start: datetime, end: datetime, *, repaired: bool) -> Subquery:
     """Promises answered in [start, end), under the worker who made them;
-    with `repaired`, only those not kept, coded by whether it was put right."""
+    with `repaired`, only those not kept, coded by whether it was put right.
+    A forgotten family's promises are left out: with no family to count,
+    their cell could not be held to k."""
     if repaired:
         code = case(
             (Promise.repaired.is_(True), "yes"), (Promise.repaired.is_(False), "no"), else_="unsure"
@@ -381,7 +383,12 @@ def _promise_rows(start: datetime, end: datetime, *, repaired: bool) -> Subquery
         Promise.worker_id.label("worker_id"),
         Promise.respondent_id.label("respondent_id"),
         code.label("code"),
-    ).where(Promise.outcome.is_not(None), Promise.answered_at >= start, Promise.answered_at < end)
+    ).where(
+        Promise.outcome.is_not(None),
+        Promise.respondent_id.is_not(None),
+        Promise.answered_at >= start,
+        Promise.answered_at < end,
+    )
     if repaired:
         q = q.where(Promise.outcome == "no")
     return q.subquery()

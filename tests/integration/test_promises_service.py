@@ -152,6 +152,9 @@ async def test_a_promise_is_asked_after_its_date_in_daytime_and_counted_not_show
     [row] = _promises(service)
     assert (row.invite_id, row.respondent_id, row.text) == (None, None, "")
     assert (row.outcome, row.repaired, row.team_id) == ("no", True, invite.team_id)
+    # A fresh snapshot (another k) no longer counts it: no family, nothing to hold to k.
+    fresh = Reports(service.store, 4, (), clock).report(cli_viewer(), period="2026-03")
+    assert not [r for r in fresh.rows if r.question == PROMISES_KEPT.id]
 
 
 async def test_no_promise_question_after_stop_or_on_a_closed_case(
