@@ -21,6 +21,7 @@ from storage.models import (
     FollowUp,
     Invite,
     OutboxMessage,
+    Promise,
     Respondent,
     SafeguardingAlert,
     Team,
@@ -58,6 +59,9 @@ def holdings(session: Session, respondent_id: int) -> dict[str, int]:
         counts[table.name] = int(n or 0)
     counts["respondents"] = int(
         session.scalar(select(func.count()).where(Respondent.id == respondent_id)) or 0
+    )
+    counts["promises"] = int(
+        session.scalar(select(func.count()).where(Promise.respondent_id == respondent_id)) or 0
     )
     counts["safeguarding_alerts"] = int(
         session.scalar(select(func.count()).where(SafeguardingAlert.respondent_id == respondent_id))
@@ -108,6 +112,12 @@ def respondent_record(session: Session, respondent_id: int) -> dict[str, Any] | 
 def answers(session: Session, respondent_id: int) -> Sequence[Answer]:
     return session.scalars(
         select(Answer).where(Answer.respondent_id == respondent_id).order_by(Answer.id)
+    ).all()
+
+
+def promises(session: Session, respondent_id: int) -> Sequence[Promise]:
+    return session.scalars(
+        select(Promise).where(Promise.respondent_id == respondent_id).order_by(Promise.id)
     ).all()
 
 

@@ -340,12 +340,13 @@ class SafeguardingAlert(Base):
 class Promise(Base):
     """A commitment a worker made to a family, in the worker's words. The
     family is asked after its due time whether it happened; the outcome is
-    only ever reported in aggregate (see `storage.repo.promise_figures`).
-    On erasure the link to the family goes; the counted outcome stays."""
+    only ever reported in aggregate (see `storage.promises.record_aggregates`).
+    On erasure the case, the family and the words go; the counted outcome
+    stays."""
 
     __tablename__ = "promises"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id"), index=True)
     respondent_id: Mapped[int | None] = mapped_column(
         ForeignKey("respondents.id", ondelete="SET NULL"), index=True
     )
@@ -394,7 +395,12 @@ class YouSaid(Base):
     """How many families it was queued for."""
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    __table_args__ = (Index("ix_you_said_team_time", "team_id", "created_at"),)
+    request_key: Mapped[str | None] = mapped_column(String(64))
+    """The confirmed preview's key (Slack); unique, so it is sent once."""
+    __table_args__ = (
+        Index("ix_you_said_team_time", "team_id", "created_at"),
+        Index("ux_you_said_request_key", "request_key", unique=True),
+    )
 
 
 class Manager(Base):

@@ -1,9 +1,10 @@
 """Every statement for promises, case changes and "you said, we did", and the
 SQL aggregations behind their figures.
 
-The figure functions return plain counts per team or worker and period, the
-shape the reports' disclosure control takes; none returns a single
-promise's outcome, so nothing here can show a worker how one family answered.
+`record_aggregates` returns the figures per worker, team and organisation
+and period, in the shape the reports' disclosure control takes; nothing here
+returns a single promise's outcome, so nothing can show a worker how one
+family answered.
 """
 
 from __future__ import annotations
@@ -13,10 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, distinct, func, insert, or_, select, update
+from sqlalchemy import case, distinct, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
+from bot.core.promises import (
+    CHANGE_WINDOWS,
+    CHANGES,
+    CHANGES_6_MONTHS,
+    CHANGES_12_MONTHS,
+    LISTENED_AFTER,
+    PROMISES_KEPT,
+    PROMISES_REPAIRED,
+    Record,
+)
 from storage.models import (
     Answer,
     CaseChange,
@@ -28,6 +40,7 @@ from storage.models import (
     Worker,
     YouSaid,
 )
+from storage.reports import Aggregate
 
 # -- promises -------------------------------------------------------------------
 
@@ -149,48 +162,6 @@ def family_of_invite(session: Session, invite_id: int) -> int | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PromiseCounts:
-    group_id: int
-    """The team's or worker's id."""
-    families: int
-    """Distinct families who answered at least one promise question."""
-    answered: int
-    kept: int
-    not_kept: int
-    repaired: int
-    """Of those not kept: the worker explained or said sorry."""
-    unsure: int
-
-
-def promise_figures(
-    session: Session, start: datetime, end: datetime, *, by: str = "team"
-) -> list[PromiseCounts]:
-    """Per team (or worker, `by="worker"`), promises whose family answered
-    in [start, end): how many, kept, not kept, repaired among those not
-    kept, and the number of distinct families behind them (for k)."""
-    group = Promise.team_id if by == "team" else Promise.worker_id
-    rows = session.execute(
-        select(
-            group,
-            func.count(distinct(Promise.respondent_id)),
-            func.count(),
-            func.sum(case((Promise.outcome == "yes", 1), else_=0)),
-            func.sum(case((Promise.outcome == "no", 1), else_=0)),
-            func.sum(case((and_(Promise.outcome == "no", Promise.repaired.is_(True)), 1), else_=0)),
-            func.sum(case((Promise.outcome == "unsure", 1), else_=0)),
-        )
-        .where(
-            Promise.outcome.is_not(None),
-            Promise.answered_at >= start,
-            Promise.answered_at < end,
-        )
-        .group_by(group)
-        .order_by(group)
-    ).all()
-    return [PromiseCounts(*(int(v or 0) for v in r)) for r in rows]
-
-
 # -- case changes -----------------------------------------------------------------
 
 
@@ -227,38 +198,6 @@ def reassign_case(
         .values(worker_id=to_worker_id, team_id=to_team_id)
     )
     return int(cast(CursorResult[Any], moved).rowcount or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ContinuityCounts:
-    team_id: int
-    changes: int
-    """Worker changes in the window: 0, 1, 2, or 3 meaning three or more."""
-    families: int
-
-
-def continuity_figures(
-    session: Session, since: datetime, until: datetime
-) -> list[ContinuityCounts]:
-    """Per team: families (cases with a family) by how many times their
-    worker changed in [since, until), from the case records. A family whose
-    case never changed counts under 0."""
-    per_case = (
-        select(CaseChange.invite_id, func.count().label("n"))
-        .where(CaseChange.at >= since, CaseChange.at < until)
-        .group_by(CaseChange.invite_id)
-        .subquery()
-    )
-    bucket = case((func.coalesce(per_case.c.n, 0) >= 3, 3), else_=func.coalesce(per_case.c.n, 0))
-    rows = session.execute(
-        select(Invite.team_id, bucket, func.count(distinct(Respondent.id)))
-        .join(Respondent, Respondent.invite_id == Invite.id)
-        .outerjoin(per_case, per_case.c.invite_id == Invite.id)
-        .where(Invite.created_at < until)
-        .group_by(Invite.team_id, bucket)
-        .order_by(Invite.team_id, bucket)
-    ).all()
-    return [ContinuityCounts(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def worker_name(session: Session, worker_id: int) -> str:
@@ -313,15 +252,24 @@ def add_you_said(
     families: int,
     actor: str,
     now: datetime,
-) -> int:
-    result = session.execute(
-        insert(YouSaid).values(
-            team_id=team_id, text=text, families=families, actor=actor, created_at=now
-        )
+    request_key: str | None = None,
+) -> int | None:
+    """Store the message; None (and nothing stored) if a message with the
+    same `request_key` was stored before: the preview was confirmed twice."""
+    from storage.repo import _insert
+
+    stmt = _insert(session, YouSaid).values(
+        team_id=team_id,
+        text=text,
+        families=families,
+        actor=actor,
+        created_at=now,
+        request_key=request_key,
     )
-    key = cast(CursorResult[Any], result).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    made = session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["request_key"]).returning(YouSaid.id)
+    ).first()
+    return None if made is None else int(made[0])
 
 
 def you_said_for_checkin(
@@ -343,48 +291,159 @@ def you_said_for_checkin(
 
 
 @dataclass(frozen=True, slots=True)
-class YouSaidCounts:
+class Change:
+    """A "you said, we did" message as reports list it: what a team changed."""
+
     team_id: int
-    changes: int
-    """"You said" messages sent in the period."""
-    families_after: int
-    """Distinct families who answered "listened_to" after the team's first
-    message of the period."""
-    listened: int
-    """Of those, how many said yes."""
+    at: datetime
+    text: dict[str, str]
 
 
-def you_said_figures(
-    session: Session, start: datetime, end: datetime, *, question_id: str = "listened_to"
-) -> list[YouSaidCounts]:
-    """Per team: the changes made (you-said messages) in [start, end), and
-    of the families who answered the listened-to question after the first
-    of them in the period, how many felt listened to."""
-    first = (
-        select(
-            YouSaid.team_id,
-            func.count().label("changes"),
-            func.min(YouSaid.created_at).label("first_at"),
+def you_said_changes(
+    session: Session, start: datetime, end: datetime, team_id: int | None
+) -> list[Change]:
+    """The messages sent in [start, end), of one team or of every team."""
+    q = select(YouSaid.team_id, YouSaid.created_at, YouSaid.text).where(
+        YouSaid.created_at >= start, YouSaid.created_at < end
+    )
+    if team_id is not None:
+        q = q.where(YouSaid.team_id == team_id)
+    rows = session.execute(q.order_by(YouSaid.created_at, YouSaid.id))
+    return [Change(int(t), at, dict(text)) for t, at, text in rows]
+
+
+# -- the figures reports show ----------------------------------------------------------
+
+
+def record_aggregates(session: Session, start: datetime, end: datetime) -> list[Aggregate]:
+    """The figures of `bot.core.promises.RECORDS` for [start, end), for every
+    worker, team and the organisation, in the shape of the reports' own
+    aggregates so the same disclosure control decides what is shown. Each
+    counts distinct families (`n`) and items per answer code, in SQL; none
+    holds a single promise's outcome on its own."""
+    out = _levels(session, _promise_rows(start, end, repaired=False), PROMISES_KEPT)
+    out += _levels(session, _promise_rows(start, end, repaired=True), PROMISES_REPAIRED)
+    for record in (CHANGES_6_MONTHS, CHANGES_12_MONTHS):
+        since = end - CHANGE_WINDOWS[record.id]
+        out += _levels(session, _change_rows(start, end, since), record)
+    out += _levels(session, _listened_rows(start, end), LISTENED_AFTER)
+    return out
+
+
+def _levels(session: Session, src: Subquery, record: Record) -> list[Aggregate]:
+    """Group `src` (team_id, worker_id, respondent_id, code: one row per item)
+    at the organisation, team and worker levels. Distinct families are
+    counted at each level (a family may have items under two workers);
+    items per code add up, so they are counted once at the finest level.
+    Every item belongs to one family, so a cell of at least k families is
+    also one of at least k items (promises, answers)."""
+    found: dict[tuple[int | None, int | None], Aggregate] = {}
+    levels: tuple[tuple[Any, ...], ...] = ((), (src.c.team_id,), (src.c.team_id, src.c.worker_id))
+    for scope in levels:
+        rows = session.execute(
+            select(*scope, func.count(distinct(src.c.respondent_id)), func.count())
+            .select_from(src)
+            .group_by(*scope)
         )
-        .where(YouSaid.created_at >= start, YouSaid.created_at < end)
-        .group_by(YouSaid.team_id)
+        for row in rows:
+            if not row[-1]:
+                continue
+            team = int(row[0]) if len(scope) > 0 else None
+            worker = int(row[1]) if len(scope) > 1 else None
+            found[(team, worker)] = Aggregate(
+                team, worker, record.dimension, "", 0, record.id, int(row[-2]), int(row[-1])
+            )
+    codes = session.execute(
+        select(src.c.team_id, src.c.worker_id, src.c.code, func.count())
+        .select_from(src)
+        .group_by(src.c.team_id, src.c.worker_id, src.c.code)
+    )
+    for team, worker, code, count in codes:
+        for key in ((None, None), (int(team), None), (int(team), int(worker))):
+            dist = found[key].distribution
+            dist[str(code)] = dist.get(str(code), 0) + int(count)
+    return list(found.values())
+
+
+def _promise_rows(start: datetime, end: datetime, *, repaired: bool) -> Subquery:
+    """Promises answered in [start, end), under the worker who made them;
+    with `repaired`, only those not kept, coded by whether it was put right.
+    A forgotten family's promises are left out: with no family to count,
+    their cell could not be held to k."""
+    if repaired:
+        code = case(
+            (Promise.repaired.is_(True), "yes"), (Promise.repaired.is_(False), "no"), else_="unsure"
+        )
+    else:
+        code = case(
+            (Promise.outcome == "yes", "yes"), (Promise.outcome == "no", "no"), else_="unsure"
+        )
+    q = select(
+        Promise.team_id.label("team_id"),
+        Promise.worker_id.label("worker_id"),
+        Promise.respondent_id.label("respondent_id"),
+        code.label("code"),
+    ).where(
+        Promise.outcome.is_not(None),
+        Promise.respondent_id.is_not(None),
+        Promise.answered_at >= start,
+        Promise.answered_at < end,
+    )
+    if repaired:
+        q = q.where(Promise.outcome == "no")
+    return q.subquery()
+
+
+def _change_rows(start: datetime, end: datetime, since: datetime) -> Subquery:
+    """Each family who answered in [start, end), under their worker now, coded
+    by how often their case changed worker in [since, end)."""
+    answered = (
+        select(Answer.respondent_id)
+        .where(Answer.answered_at >= start, Answer.answered_at < end)
+        .distinct()
         .subquery()
     )
-    after = and_(
-        Answer.team_id == first.c.team_id,
-        Answer.question_id == question_id,
-        Answer.answered_at > first.c.first_at,
-        Answer.answered_at < end,
+    per_case = (
+        select(CaseChange.invite_id, func.count().label("n"))
+        .where(CaseChange.at >= since, CaseChange.at < end)
+        .group_by(CaseChange.invite_id)
+        .subquery()
     )
-    rows = session.execute(
+    n = func.coalesce(per_case.c.n, 0)
+    code = case((n >= 3, CHANGES[3]), (n == 2, CHANGES[2]), (n == 1, CHANGES[1]), else_=CHANGES[0])
+    return (
         select(
-            first.c.team_id,
-            first.c.changes,
-            func.count(distinct(Answer.respondent_id)),
-            func.count(distinct(case((Answer.code == "yes", Answer.respondent_id)))),
+            Respondent.team_id.label("team_id"),
+            Respondent.worker_id.label("worker_id"),
+            Respondent.id.label("respondent_id"),
+            code.label("code"),
         )
-        .outerjoin(Answer, after)
-        .group_by(first.c.team_id, first.c.changes)
-        .order_by(first.c.team_id)
-    ).all()
-    return [YouSaidCounts(*(int(v or 0) for v in r)) for r in rows]
+        .join(answered, answered.c.respondent_id == Respondent.id)
+        .outerjoin(per_case, per_case.c.invite_id == Respondent.invite_id)
+        .subquery()
+    )
+
+
+def _listened_rows(start: datetime, end: datetime, question_id: str = "listened_to") -> Subquery:
+    """Answers to the listened-to question in [start, end) from families of
+    teams that sent a "you said" message before `start`. Whole team-periods
+    only: a cut at the message's time would make the answers before it a
+    second, smaller group that subtraction could single out."""
+    told = (
+        select(YouSaid.team_id).where(YouSaid.created_at < start).group_by(YouSaid.team_id)
+    ).subquery()
+    return (
+        select(
+            Answer.team_id.label("team_id"),
+            Answer.worker_id.label("worker_id"),
+            Answer.respondent_id.label("respondent_id"),
+            Answer.code.label("code"),
+        )
+        .join(told, told.c.team_id == Answer.team_id)
+        .where(
+            Answer.question_id == question_id,
+            Answer.answered_at >= start,
+            Answer.answered_at < end,
+        )
+        .subquery()
+    )

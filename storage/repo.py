@@ -492,11 +492,14 @@ def erase_respondent(session: Session, respondent_id: int, now: datetime) -> Non
         session.execute(
             update(Invite).where(Invite.id == invite_id).values(used_at=None, used=True)
         )
-    # A promise's counted outcome stays; its link to the family goes.
+    # A promise's counted outcome stays, to the day; its case, the family and
+    # the words go.
     for promise in session.scalars(
         select(Promise).where(Promise.respondent_id == respondent_id)
     ).all():
         promise.respondent_id = None
+        promise.invite_id = None
+        promise.text = ""
         promise.asked_at = promise.asked_at and day_of(promise.asked_at)
         promise.answered_at = promise.answered_at and day_of(promise.answered_at)
     pseud = session.scalar(select(Respondent.pseudonym).where(Respondent.id == respondent_id))

@@ -55,7 +55,16 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.ordering import ChatOrder
-from adapters.slack.commands import Action, Command, Made, WorkerDesk, parse, report_message
+from adapters.slack.commands import (
+    YOU_SAID_CANCEL,
+    YOU_SAID_SEND,
+    Action,
+    Command,
+    Made,
+    WorkerDesk,
+    parse,
+    report_message,
+)
 from adapters.slack.convert import (
     CHOICE_ACTION,
     PLATFORM,
@@ -152,6 +161,8 @@ class SlackChannel:
         if not self._base_url.endswith("/"):
             self._base_url += "/"
         self._action_handlers: dict[str, ActionHandler] = {}
+        self.add_action_handler(YOU_SAID_SEND, self._you_said_pressed)
+        self.add_action_handler(YOU_SAID_CANCEL, self._you_said_cancelled)
         self._tasks: set[asyncio.Task[None]] = set()
         self._chat_order = ChatOrder()
         self._recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=RECENT_PER_CHAT))
@@ -558,6 +569,19 @@ class SlackChannel:
                 await ack()
                 acked = True
                 self._spawn(self._report(command, parsed, name))
+            elif parsed.action is Action.REASSIGN:
+                await ack()
+                acked = True
+                self._spawn(self._reassign(command, parsed, name))
+            elif parsed.action is Action.YOU_SAID:
+                await ack()
+                acked = True
+                self._spawn(self._you_said(command, parsed, name))
+            elif parsed.action in (Action.REASSIGN_USAGE, Action.YOU_SAID_USAGE):
+                await ack(
+                    text=self.desk.say(parsed.action.value, command=name),
+                    response_type="ephemeral",
+                )
             else:
                 await ack(text=self.desk.help_text(name, parsed.unknown), response_type="ephemeral")
         except Exception as exc:
@@ -699,6 +723,54 @@ class SlackChannel:
         log.info("promise command from Slack: %s", type(outcome).__name__)
         text = self.desk.promise_reply(outcome, user, name)
         await self._tell_worker(channel, user, {"text": text})
+
+    async def _reassign(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.reassign, user, parsed)
+        except StorageError:
+            log.warning("database unavailable; could not move a case from Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        except Exception as exc:
+            _log_failure("moving a case from Slack", exc)
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        log.info("reassign command from Slack: %s", type(outcome).__name__)
+        await self._tell_worker(channel, user, {"text": self.desk.reassign_reply(outcome, name)})
+
+    async def _you_said(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        """A "you said" preview, privately, with Send and Cancel buttons."""
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        try:
+            outcome = await asyncio.to_thread(self.desk.you_said, user, parsed)
+        except StorageError:
+            log.warning("database unavailable; could not preview a message from Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        except Exception as exc:
+            _log_failure("previewing a message from Slack", exc)
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        log.info("yousaid command from Slack: %s", type(outcome).__name__)
+        await self._tell_worker(channel, user, self.desk.you_said_message(outcome, name))
+
+    async def _you_said_pressed(self, user: str, value: str, channel: str, _ts: str) -> None:
+        """Send was pressed under a preview: the service sends it once, to
+        the families it reaches now, whoever presses and however often."""
+        try:
+            outcome = await asyncio.to_thread(self.desk.you_said_confirmed, user, value)
+        except StorageError:
+            log.warning("database unavailable; could not send a message confirmed in Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        log.info("yousaid confirmed in Slack: %s", type(outcome).__name__)
+        await self._tell_worker(channel, user, self.desk.you_said_message(outcome, "/heard"))
+
+    async def _you_said_cancelled(self, user: str, _value: str, channel: str, _ts: str) -> None:
+        await self._tell_worker(channel, user, {"text": self.desk.say("you_said_cancelled")})
 
     async def _report(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
         """A manager's report: the figures privately where they asked, then

@@ -1,6 +1,7 @@
 """The staff slash command: `/heard invite [young] [LANG]`,
 `/heard promise CODE "what you promised" by DATE`, `help`, and for managers
-`/heard report [TEAM] [PERIOD] [csv]`.
+`/heard report [TEAM] [PERIOD] [csv]`, `/heard reassign CODE @user` and
+`/heard yousaid [TEAM] "what changed"` (a preview with a Send button).
 
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
@@ -12,6 +13,7 @@ around.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from bot.config import Config
 from bot.core import questions
 from bot.core.texts import STAFF_LOCALE, Texts
 from bot.service.ports import (
+    CaseOutcome,
     DeskProblem,
     InviteMade,
     InviteOutcome,
@@ -31,6 +34,8 @@ from bot.service.ports import (
     ReportMade,
     ReportOutcome,
     StaffDesk,
+    YouSaidOutcome,
+    YouSaidSent,
 )
 
 
@@ -40,6 +45,10 @@ class Action(StrEnum):
     REPORT = "report"
     PROMISE = "promise"
     PROMISE_USAGE = "promise_usage"
+    REASSIGN = "reassign"
+    REASSIGN_USAGE = "reassign_usage"
+    YOU_SAID = "yousaid"
+    YOU_SAID_USAGE = "yousaid_usage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,8 @@ class Command:
     words: str = ""
     """The promise, in the worker's words."""
     due: str = ""
+    worker: str = ""
+    """For a reassignment: the new worker's Slack user id, or their name."""
 
     team: str = ""
     """For a report: the team's name as typed (may hold spaces)."""
@@ -64,6 +75,28 @@ _PROMISE = re.compile(
     r"^\s*promise\s+(?P<code>\S+)\s+[\"“”](?P<words>[^\"“”]+)[\"“”]\s+by\s+(?P<due>\S+)\s*$",
     re.IGNORECASE,
 )
+
+
+_REASSIGN = re.compile(r"^\s*reassign\s+(?P<code>\S+)\s+(?P<who>\S.*?)\s*$", re.IGNORECASE)
+_YOU_SAID = re.compile(
+    r"^\s*yousaid\s+(?P<team>[^\"“”]*?)\s*[\"“”](?P<words>[^\"“”]+)[\"“”]\s*$",
+    re.IGNORECASE,
+)
+_MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+YOU_SAID_SEND = "heard_yousaid:send:"
+"""The value of the Send button under a "you said" preview: a prefix, then
+the preview as JSON (team, text, when)."""
+YOU_SAID_CANCEL = "heard_yousaid:cancel"
+
+
+def _person(who: str) -> str:
+    """A mention Slack escaped (`<@U123|sam>`) becomes the user id; `@Sam
+    Jones` becomes the name."""
+    found = _MENTION.match(who)
+    if found:
+        return found["id"]
+    return who.removeprefix("@").strip()
 
 
 def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
@@ -86,6 +119,16 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
             words=match["words"].strip(),
             due=match["due"],
         )
+    if head == "reassign":
+        match = _REASSIGN.match(text)
+        if match is None:
+            return Command(Action.REASSIGN_USAGE)
+        return Command(Action.REASSIGN, code=match["code"], worker=_person(match["who"]))
+    if head == "yousaid":
+        match = _YOU_SAID.match(text)
+        if match is None:
+            return Command(Action.YOU_SAID_USAGE)
+        return Command(Action.YOU_SAID, team=match["team"], words=match["words"].strip())
     if head != "invite":
         return Command(Action.HELP, unknown=words[0])
     set_id = locale = ""
@@ -159,10 +202,9 @@ class WorkerDesk:
         if isinstance(outcome, NotAWorker):
             return self.say("not_a_worker_promise", user_id=slack_user)
         if isinstance(outcome, DeskProblem):
-            message = outcome.message[:1].upper() + outcome.message[1:]
             return self.say(
                 "promise_problem",
-                problem=escape(message),
+                problem=escape(_sentence(outcome.message)),
                 usage=self.say("promise_usage", command=command_name),
             )
         return self.say(
@@ -170,6 +212,93 @@ class WorkerDesk:
             code=outcome.code,
             ask=f"{outcome.ask_at.day} {outcome.ask_at:%B %Y, %H:%M} UTC",
         )
+
+    def reassign(self, slack_user: str, command: Command) -> CaseOutcome:
+        """Move a case for a manager of its team. Raises StorageError when
+        the database cannot be used."""
+        return self.staff.reassign_for_slack_user(slack_user, command.code, command.worker)
+
+    def reassign_reply(self, outcome: CaseOutcome, command_name: str) -> str:
+        if isinstance(outcome, DeskProblem):
+            return self.say(
+                "nothing_done",
+                problem=escape(_sentence(outcome.message)),
+                usage=self.say("reassign_usage", command=command_name),
+            )
+        return self.say(
+            "reassigned",
+            code=outcome.code,
+            before=escape(outcome.from_worker),
+            after=escape(outcome.to_worker),
+        )
+
+    def you_said(self, slack_user: str, command: Command) -> YouSaidOutcome:
+        """A preview of a "you said" message. Raises StorageError when the
+        database cannot be used."""
+        return self.staff.you_said_for_slack_user(slack_user, command.team, command.words)
+
+    def you_said_confirmed(self, slack_user: str, value: str) -> YouSaidOutcome:
+        """Send the previewed message whose Send button carried `value`.
+        Raises StorageError when the database cannot be used."""
+        try:
+            preview = json.loads(value.removeprefix(YOU_SAID_SEND))
+            team, text, at = str(preview["team"]), str(preview["text"]), str(preview["at"])
+        except (ValueError, KeyError, TypeError):
+            return DeskProblem("this button is not one Heard made; type the command again")
+        return self.staff.you_said_for_slack_user(slack_user, team, text, confirm_at=at)
+
+    def you_said_message(self, outcome: YouSaidOutcome, command_name: str) -> dict[str, Any]:
+        """The private answer: a problem, the preview with Send and Cancel
+        buttons, or what was sent."""
+        if isinstance(outcome, DeskProblem):
+            text = self.say(
+                "you_said_nothing_sent",
+                problem=escape(_sentence(outcome.message)),
+                usage=self.say("yousaid_usage", command=command_name),
+            )
+            return {"text": text}
+        if isinstance(outcome, YouSaidSent):
+            return {
+                "text": self.say(
+                    "you_said_sent", families=outcome.families, team=escape(outcome.team)
+                )
+            }
+        if outcome.families == 0:
+            return {"text": self.say("you_said_nobody", team=escape(outcome.team))}
+        preview = self.say(
+            "you_said_preview",
+            team=escape(outcome.team),
+            families=outcome.families,
+            text=escape(outcome.text),
+        )
+        value = YOU_SAID_SEND + json.dumps(
+            {"team": outcome.team, "text": outcome.text, "at": outcome.at}, ensure_ascii=False
+        )
+        send = self.say("you_said_send")
+        return {
+            "text": preview,
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": preview}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "heard_yousaid_send",
+                            "style": "primary",
+                            "text": {"type": "plain_text", "text": send},
+                            "value": value,
+                        },
+                        {
+                            "type": "button",
+                            "action_id": "heard_yousaid_cancel",
+                            "text": {"type": "plain_text", "text": self.say("you_said_cancel")},
+                            "value": YOU_SAID_CANCEL,
+                        },
+                    ],
+                },
+            ],
+        }
 
     def report(self, slack_user: str, command: Command, command_name: str) -> ReportOutcome:
         """The report a manager asked for, or a polite refusal; audited by the
@@ -233,6 +362,10 @@ class WorkerDesk:
                 {"type": "section", "text": {"type": "mrkdwn", "text": how}},
             ],
         }
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 def report_message(made: ReportMade) -> dict[str, Any]:

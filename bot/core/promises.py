@@ -19,6 +19,42 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """A report figure that comes from what Heard recorded (promises and their
+    answers, case changes, "you said" messages) rather than from one survey
+    question. It goes through the reports' disclosure control like any
+    question: `n` is the distinct families behind it, and `codes` are the
+    answers its distribution counts."""
+
+    id: str
+    dimension: str
+    codes: tuple[str, ...]
+
+
+PROMISES_KEPT = Record("promises_kept", "honesty", ("yes", "no", "unsure"))
+"""Promises whose family answered in the period: kept (yes), not kept, not sure."""
+PROMISES_REPAIRED = Record("promises_repaired", "honesty", ("yes", "no", "unsure"))
+"""Of those not kept: the worker explained or said sorry (yes), did not, no answer."""
+CHANGES = ("changes_0", "changes_1", "changes_2", "changes_3")
+"""Worker changes: none, one, two, three or more."""
+CHANGES_6_MONTHS = Record("worker_changes_6m", "continuity", CHANGES)
+"""Families who answered in the period, by worker changes on their case in
+the 6 months up to the period's end (from the case records)."""
+CHANGES_12_MONTHS = Record("worker_changes_12m", "continuity", CHANGES)
+LISTENED_AFTER = Record("listened_after_you_said", "overall", ("yes", "no", "unsure"))
+"""Answers in the period to "Do you feel that people listen to you?" from
+families of teams that sent a "you said, we did" message before it began."""
+RECORDS = {
+    r.id: r
+    for r in (PROMISES_KEPT, PROMISES_REPAIRED, CHANGES_6_MONTHS, CHANGES_12_MONTHS, LISTENED_AFTER)
+}
+CHANGE_WINDOWS = {
+    CHANGES_6_MONTHS.id: timedelta(days=183),
+    CHANGES_12_MONTHS.id: timedelta(days=365),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Due:
     at: datetime
     """The moment the promise is due: the end of the due date in the

@@ -126,6 +126,17 @@ class DataRequests:
                 if conversation
                 else None
             ),
+            "promises": [
+                {
+                    "promise": p.text,
+                    "due": _iso(p.due_at),
+                    "asked": _iso(p.asked_at),
+                    "happened": p.outcome,
+                    "explained_or_said_sorry": p.repaired,
+                    "answered": _iso(p.answered_at),
+                }
+                for p in held.promises(tx, rid)
+            ],
             "answers": [
                 {
                     "round": a.round,

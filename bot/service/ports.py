@@ -22,6 +22,8 @@ from bot.core.texts import Texts
 __all__ = [
     "ActionChannel",
     "ActionHandler",
+    "CaseMoved",
+    "CaseOutcome",
     "Channel",
     "DeliveryError",
     "DeskProblem",
@@ -40,6 +42,9 @@ __all__ = [
     "TransientError",
     "Unreachable",
     "UnreachableHandler",
+    "YouSaidOutcome",
+    "YouSaidReady",
+    "YouSaidSent",
 ]
 
 InboundHandler = Callable[[Inbound], Awaitable[list[Outbound]]]
@@ -130,6 +135,38 @@ PromiseOutcome = PromiseRecorded | NotAWorker | DeskProblem
 
 
 @dataclass(frozen=True, slots=True)
+class CaseMoved:
+    code: str
+    from_worker: str
+    to_worker: str
+
+
+CaseOutcome = CaseMoved | DeskProblem
+
+
+@dataclass(frozen=True, slots=True)
+class YouSaidReady:
+    """A "you said, we did" preview. To send it, the same person passes
+    `team`, `text` and `at` back (a Slack button carries them)."""
+
+    team: str
+    families: int
+    text: str
+    at: str
+    """When the preview was made (ISO 8601): it names this preview, so
+    confirming it twice sends it once."""
+
+
+@dataclass(frozen=True, slots=True)
+class YouSaidSent:
+    team: str
+    families: int
+
+
+YouSaidOutcome = YouSaidReady | YouSaidSent | DeskProblem
+
+
+@dataclass(frozen=True, slots=True)
 class ReportSection:
     title: str
     lines: tuple[str, ...]
@@ -180,6 +217,20 @@ class StaffDesk(Protocol):
     ) -> PromiseOutcome:
         """Record a promise on a case of the worker registered as
         `slack_user`. Raises StorageError when the database cannot be used."""
+        ...
+
+    def reassign_for_slack_user(self, slack_user: str, code: str, worker: str) -> CaseOutcome:
+        """Move a case to another worker, for a manager of its team or an
+        admin. Raises StorageError when the database cannot be used."""
+        ...
+
+    def you_said_for_slack_user(
+        self, slack_user: str, team: str, text: str, confirm_at: str = ""
+    ) -> YouSaidOutcome:
+        """Without `confirm_at`, a preview; with the `at` of a preview, send
+        it (once, however often it is confirmed). `team` may be empty for a
+        manager of one team. Raises StorageError when the database cannot be
+        used."""
         ...
 
     def report_for_slack_user(

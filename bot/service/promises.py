@@ -5,7 +5,7 @@ one transaction each, for the CLI and the chat platforms.
   is asked, as a follow-up row of kind "promise" due at the promise's
   `ask_at`, whether it happened; the sweep keeps quiet hours, stop, forget and
   closed cases as for every follow-up. Outcomes are stored per promise but
-  only ever come out counted (`figures`).
+  only ever come out counted, in reports.
 - Reassigning a case moves the family to another worker from now on and
   records the change with its date.
 - A "you said, we did" message goes once to each family of a team who
@@ -13,17 +13,18 @@ one transaction each, for the CLI and the chat platforms.
   each, in their language where a translation was given, held to daytime; it
   is shown again at the start of the family's next check-in.
 
-The figures (`figures`) are counts per team or worker and period, ready for
-the reports' disclosure control, which is where k is applied.
+Their figures reach managers only through the reports (`bot.service.reports`,
+from `storage.promises.record_aggregates`), under the same disclosure control
+as every other figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
-from bot.core.errors import HeardError, NotFoundError
+from bot.core.errors import HeardError, NotAllowedError, NotFoundError
 from bot.core.invites import normalise_code
 from bot.core.promises import (
     MAX_PROMISE_CHARS,
@@ -35,6 +36,7 @@ from bot.core.texts import Texts
 from bot.service.admin import find_worker
 from storage import promises as prepo
 from storage import repo
+from storage import reports as store_reports
 from storage.models import Invite, Worker
 from storage.unit import Store, Tx
 
@@ -66,19 +68,6 @@ class YouSaidPreview:
     by_locale: dict[str, int]
     texts: dict[str, str]
     sent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """Counts for one period; k is applied by the reports' disclosure control."""
-
-    start: datetime
-    end: datetime
-    promises_by_team: list[prepo.PromiseCounts] = field(default_factory=list)
-    promises_by_worker: list[prepo.PromiseCounts] = field(default_factory=list)
-    changes_6_months: list[prepo.ContinuityCounts] = field(default_factory=list)
-    changes_12_months: list[prepo.ContinuityCounts] = field(default_factory=list)
-    you_said: list[prepo.YouSaidCounts] = field(default_factory=list)
 
 
 def _case(tx: Tx, code: str) -> Invite:
@@ -160,11 +149,34 @@ class Promises:
     # -- continuity ----------------------------------------------------------------
 
     def reassign(
-        self, *, code: str, worker_ref: str, now: datetime, actor: str = "admin"
+        self,
+        *,
+        code: str,
+        worker_ref: str,
+        now: datetime,
+        actor: str = "admin",
+        by_slack_user: str | None = None,
     ) -> Reassigned:
+        """Move the case `code` to another worker. From Slack
+        (`by_slack_user`) only an administrator or a manager of the case's
+        team (and of the new worker's team) may. Raises HeardError saying what
+        to change: unknown or closed code, unknown or inactive worker, the
+        same worker; NotAllowedError for anyone else."""
         with self.store.begin() as tx:
             invite = _case(tx, code)
-            to = find_worker(tx, worker_ref)
+            if by_slack_user is not None:
+                actor = f"slack:{by_slack_user}"
+                self._check_manager(tx, by_slack_user, invite.team_id, "move its cases")
+                try:
+                    to = find_worker(tx, worker_ref)
+                except NotFoundError:
+                    raise NotFoundError(
+                        f"{worker_ref} is not registered as a worker in Heard; "
+                        "ask an administrator to register them first"
+                    ) from None
+                self._check_manager(tx, by_slack_user, to.team_id, "move cases to it")
+            else:
+                to = find_worker(tx, worker_ref)
             if not to.active:
                 raise HeardError(f"{to.name} is not an active worker; choose another")
             if to.id == invite.worker_id:
@@ -187,6 +199,17 @@ class Promises:
             )
             return Reassigned(invite.code, before, to.name, moved, now)
 
+    def _check_manager(self, tx: Tx, slack_user: str, team_id: int, what: str) -> None:
+        if slack_user in self.config.admins:
+            return
+        if team_id in store_reports.managed_team_ids(tx, slack_user):
+            return
+        name = store_reports.team_by_id(tx, team_id)
+        raise NotAllowedError(
+            f"you are not a manager of {name.name if name else 'that team'}, so you cannot "
+            f"{what}; ask one of its managers or an administrator"
+        )
+
     # -- you said, we did -----------------------------------------------------------
 
     def you_said(
@@ -198,9 +221,14 @@ class Promises:
         now: datetime,
         send: bool,
         actor: str = "admin",
+        by_slack_user: str | None = None,
+        request_key: str | None = None,
     ) -> YouSaidPreview:
         """Preview (send=False) or send a "you said, we did" message. Nothing
-        is sent unless every text passes the checks."""
+        is sent unless every text passes the checks. From Slack
+        (`by_slack_user`) only an administrator or a manager of the team may.
+        `request_key` names the preview being confirmed: a second send with
+        the same key raises HeardError and sends nothing."""
         texts = {"en": check_family_text(text, "en", limit=MAX_YOU_SAID_CHARS, what="message")}
         if text_cy is not None:
             texts["cy"] = check_family_text(
@@ -209,7 +237,11 @@ class Promises:
         with self.store.begin() as tx:
             found = repo.team_by_name(tx, team.strip())
             if found is None:
-                raise NotFoundError(f"no team called {team!r}; see the teams with: heard team list")
+                hint = "heard team list" if by_slack_user is None else "ask an administrator"
+                raise NotFoundError(f"no team called {team!r}; for the teams' names, {hint}")
+            if by_slack_user is not None:
+                actor = f"slack:{by_slack_user}"
+                self._check_manager(tx, by_slack_user, found.id, "message its families")
             audience = prepo.you_said_audience(tx, found.id, now - AUDIENCE_WINDOW)
             by_locale: dict[str, int] = {}
             for family in audience:
@@ -218,9 +250,22 @@ class Promises:
             preview = YouSaidPreview(found.name, len(audience), by_locale, texts)
             if not send:
                 return preview
+            if not audience:
+                raise HeardError(
+                    f"no family of {found.name} can get it now (none answered in the last "
+                    "6 months, or they stopped); nothing was sent"
+                )
             said_id = prepo.add_you_said(
-                tx, team_id=found.id, text=texts, families=len(audience), actor=actor, now=now
+                tx,
+                team_id=found.id,
+                text=texts,
+                families=len(audience),
+                actor=actor,
+                now=now,
+                request_key=request_key,
             )
+            if said_id is None:
+                raise HeardError("this message was sent already; nothing was sent again")
             daytime = self.config.schedule.quiet_hours().ends_after(now)
             rows = []
             for family in audience:
@@ -246,20 +291,3 @@ class Promises:
                 now,
             )
             return YouSaidPreview(found.name, len(audience), by_locale, texts, sent=True)
-
-    # -- figures ---------------------------------------------------------------------
-
-    def figures(self, start: datetime, end: datetime) -> Figures:
-        """Every count this module adds to reports, for [start, end). The
-        continuity windows end at `end`. Raw counts: pass them through the
-        reports' disclosure control before anyone sees them."""
-        with self.store.read() as tx:
-            return Figures(
-                start=start,
-                end=end,
-                promises_by_team=prepo.promise_figures(tx, start, end, by="team"),
-                promises_by_worker=prepo.promise_figures(tx, start, end, by="worker"),
-                changes_6_months=prepo.continuity_figures(tx, end - timedelta(days=183), end),
-                changes_12_months=prepo.continuity_figures(tx, end - timedelta(days=365), end),
-                you_said=prepo.you_said_figures(tx, start, end),
-            )

@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.disclosure import FEWER
+from bot.core.promises import CHANGES, RECORDS
 from bot.core.texts import Texts
 from bot.service.reports import DIMENSIONS, Report, Row
 
-CODES = ("1", "2", "3", "4", "5", "yes", "no", "unsure")
+CODES = ("1", "2", "3", "4", "5", "yes", "no", "unsure", *CHANGES)
 CHARTED = ("honesty", "clarity", "overall")
 
 
@@ -38,11 +39,13 @@ class Words:
         return self("dim_" + name) if name in DIMENSIONS else name
 
     def code(self, code: str) -> str:
-        return self("code_" + code) if code in ("yes", "no", "unsure") else code
+        return self("code_" + code) if code in ("yes", "no", "unsure", *CHANGES) else code
 
     def measure(self, row: Row) -> str:
         if row.question is None:
             return self.dimension(row.dimension)
+        if row.question_set is None and row.question in RECORDS:
+            return self("record_" + row.question)
         text = row.text or row.question
         return f"{text} ({row.question_set} v{row.version})"
 
@@ -87,9 +90,28 @@ def table(report: Report, w: Words) -> str:
         lines.append(f"== {section}")
         lines.extend(_grid(rows, w))
         lines.append("")
-    lines.append(w("explain", k=report.k))
+    lines.append(f"== {w('changes')}")
+    lines.extend(change_lines(report))
+    if not report.changes:
+        lines.append(w("no_changes"))
+    lines.append("")
+    lines.extend(notes(report, w))
     lines.append(w("generated", date=f"{report.generated_at:%Y-%m-%d %H:%M} UTC"))
     return "\n".join(lines) + "\n"
+
+
+def notes(report: Report, w: Words) -> list[str]:
+    """The explanations under a report: how to read scores, and how to read
+    the recorded figures when the report holds any."""
+    out = [w("explain", k=report.k)]
+    if any(r.kind == "record" for r in report.rows):
+        out.append(w("records_explain"))
+    return out
+
+
+def change_lines(report: Report) -> list[str]:
+    """One line per "you said, we did" message of the period."""
+    return [f"{c.date} · {c.team}: {c.text}" for c in report.changes]
 
 
 def sections(report: Report) -> list[tuple[str, list[Row]]]:
@@ -141,8 +163,10 @@ def as_csv(report: Report) -> str:
             *(f"pct_{c}" for c in CODES),
             "suppressed",
             "reason",
+            "text",
         ]
     )
+    blank = [""] * len(CODES)
     for r in report.rows:
         dist = r.distribution or {}
         out.writerow(
@@ -160,8 +184,12 @@ def as_csv(report: Report) -> str:
                 *("" if c not in dist else f"{dist[c]:.1f}" for c in CODES),
                 "yes" if r.suppressed else "no",
                 r.reason or "",
+                "",
             ]
         )
+    for c in report.changes:
+        head = [report.period.label, "you_said", c.team, "", "you_said", "", "", "", "", ""]
+        out.writerow([*head, *blank, "no", "", f"{c.date} {c.text}"])
     return buf.getvalue()
 
 
@@ -176,6 +204,7 @@ def as_json(report: Report) -> str:
         "scope": {"team": report.scope.team, "worker": report.scope.worker},
         "by": report.by.value if report.by else None,
         "rows": [r.as_json() for r in report.rows],
+        "you_said": [c.as_json() for c in report.changes],
     }
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
@@ -268,7 +297,17 @@ def as_html(report: Report, w: Words) -> str:
     for section, rows in sections(report):
         parts.append(f"<h2>{e(w(section))}</h2>")
         parts.append(_html_table(rows, w))
-    parts.append(f'<p class="note">{e(w("explain", k=report.k))}</p>')
+    parts.append(f"<h2>{e(w('changes'))}</h2>")
+    if report.changes:
+        parts.append('<ul id="you-said">')
+        parts.extend(
+            f'<li><span class="d">{e(c.date)}</span> <b>{e(c.team)}</b>: {e(c.text)}</li>'
+            for c in report.changes
+        )
+        parts.append("</ul>")
+    else:
+        parts.append(f'<p class="note" id="you-said">{e(w("no_changes"))}</p>')
+    parts.extend(f'<p class="note">{e(line)}</p>' for line in notes(report, w))
     parts.append(
         f'<p class="note">{e(w("generated", date=f"{report.generated_at:%Y-%m-%d %H:%M} UTC"))}</p>'
     )

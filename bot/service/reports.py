@@ -11,6 +11,12 @@ Figures come only from frozen snapshots (`storage.reports`): the first report
 that needs a finished month computes that month's cells (aggregation in SQL,
 disclosure control in `bot.core.disclosure`) and stores them; every later
 report of that month reads the same cells.
+
+Beside the answers, a snapshot holds the figures Heard recorded itself
+(`bot.core.promises.RECORDS`: promises kept and put right, worker changes
+from the case records, feeling listened to after "you said, we did"), as
+measures with no question set. They pass the same disclosure control in the
+same lattice, so no second copy of the small-number rules exists.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 from bot.core import disclosure, periods, questions
 from bot.core.errors import HeardError, NotAllowedError, NotFoundError, StorageError
 from bot.core.periods import Grain, Period
+from bot.core.promises import RECORDS
+from storage import promises as store_promises
 from storage import repo
 from storage import reports as store_reports
 from storage.unit import Store, Tx
@@ -105,6 +113,20 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """What a team told its families had changed ("you said, we did"). Written
+    by a manager for every family, so it is shown whole; how many families it
+    reached is not shown."""
+
+    team: str
+    date: str
+    text: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"team": self.team, "date": self.date, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     period: Period
     k: int
@@ -113,6 +135,8 @@ class Report:
     by: By | None
     rows: tuple[Row, ...]
     trend_periods: tuple[str, ...] = field(default=())
+    changes: tuple[Change, ...] = field(default=())
+    """"You said, we did" messages of the scope's teams in the period."""
 
     def summary(self) -> list[Row]:
         return [r for r in self.rows if r.section == "summary"]
@@ -303,7 +327,20 @@ class Reports:
                 emit(scope.team_id, scope.worker_id, m.label, "breakdown")
         for m in trend:
             emit(scope.team_id, scope.worker_id, m.label, "trend")
-        return Report(period, self.k, now, scope, by, tuple(rows), tuple(m.label for m in trend))
+        changes = tuple(
+            Change(teams.get(c.team_id, ""), c.at.date().isoformat(), c.text.get("en", ""))
+            for c in store_promises.you_said_changes(tx, period.start, period.end, scope.team_id)
+        )
+        return Report(
+            period,
+            self.k,
+            now,
+            scope,
+            by,
+            tuple(rows),
+            tuple(m.label for m in trend),
+            changes,
+        )
 
     def _row(
         self,
@@ -320,6 +357,8 @@ class Reports:
         dimension, set_id, version, question_id = measure
         q = kinds.get((set_id, question_id)) if question_id else None
         kind = q.kind.value if q else ("scale5" if not question_id else None)
+        if not set_id and question_id in RECORDS:
+            kind = "record"
         text = q.text.get("en") if q else None
         team = teams.get(team_id) if team_id is not None else None
         worker = workers[worker_id][0] if worker_id is not None and worker_id in workers else None
@@ -347,7 +386,7 @@ class Reports:
         mean = None
         if kind == "scale5" and cell.valued:
             mean = round(cell.total / cell.valued + 1e-9, 1)
-        return replace(empty, n=cell.n, mean=mean, distribution=_percentages(cell, q))
+        return replace(empty, n=cell.n, mean=mean, distribution=_percentages(cell, q, question_id))
 
     # -- snapshots ----------------------------------------------------------------
 
@@ -390,9 +429,10 @@ class Reports:
         scale = scale_question_ids()
         by_measure: dict[Measure, dict[disclosure.Cell, store_reports.Aggregate]] = {}
         for p in new_periods:
-            if not store_reports.any_answers(tx, p.start, p.end):
-                continue
-            for agg in store_reports.aggregate(tx, p.start, p.end, scale):
+            found = store_promises.record_aggregates(tx, p.start, p.end)
+            if store_reports.any_answers(tx, p.start, p.end):
+                found += store_reports.aggregate(tx, p.start, p.end, scale)
+            for agg in found:
                 by_measure.setdefault(agg.measure, {})[(agg.team_id, agg.worker_id, p.label)] = agg
         pairs = set(store_reports.staffing(tx))
         pairs.update(store_reports.answer_pairs(tx, Period(year, 1, 12).start, all_periods[-1].end))
@@ -474,11 +514,14 @@ def _year_labels(year: int) -> list[str]:
 
 
 def _measure_order(m: tuple[str, str, int, str]) -> tuple[int, str, int, int, str]:
-    """Dimensions in their usual order; questions as their set asks them."""
+    """Dimensions in their usual order; questions as their set asks them, and
+    the recorded figures (no set) first within their dimension."""
     dimension, set_id, version, question_id = m
     rank = DIMENSIONS.index(dimension) if dimension in DIMENSIONS else len(DIMENSIONS)
     shipped = questions.shipped().get(set_id)
     ids = [q.id for q in shipped.questions] if shipped else []
+    if not set_id:
+        ids = list(RECORDS)
     place = ids.index(question_id) if question_id in ids else len(ids)
     return (rank, set_id, version, place, question_id)
 
@@ -490,8 +533,15 @@ def _with_dimensions(measures: list[tuple[str, str, int, str]]) -> list[tuple[st
     return [*dims, *rest]
 
 
-def _percentages(cell: store_reports.StoredCell, q: questions.Question | None) -> dict[str, float]:
-    codes = list(q.codes) if q else ["1", "2", "3", "4", "5"]
+def _percentages(
+    cell: store_reports.StoredCell, q: questions.Question | None, question_id: str = ""
+) -> dict[str, float]:
+    if q is not None:
+        codes = list(q.codes)
+    elif question_id in RECORDS:
+        codes = list(RECORDS[question_id].codes)
+    else:
+        codes = ["1", "2", "3", "4", "5"]
     counts = {c: int(cell.distribution.get(c, 0)) for c in codes}
     total = sum(counts.values())
     if not total:

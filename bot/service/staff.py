@@ -3,6 +3,7 @@ platforms offer administrators, workers and managers."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from bot.service import cases, render_report
 from bot.service.admin import add_team, add_worker, create_invite, demo_invite, find_worker
 from bot.service.conversation import Conversations
 from bot.service.ports import (
+    CaseMoved,
+    CaseOutcome,
     DeskProblem,
     InviteMade,
     InviteOutcome,
@@ -28,6 +31,9 @@ from bot.service.ports import (
     ReportOutcome,
     ReportRefused,
     ReportSection,
+    YouSaidOutcome,
+    YouSaidReady,
+    YouSaidSent,
 )
 from bot.service.promises import Promises
 from bot.service.reports import Reports, Row, Viewer
@@ -51,6 +57,11 @@ class MadeInvite:
     set_id: str
     locale: str
     expires_at: datetime
+
+
+YOU_SAID_CONFIRM_WITHIN = timedelta(hours=1)
+"""How long a "you said" preview may be confirmed: after that the families
+it would reach may have changed, so the manager sees a fresh one."""
 
 
 class Staff:
@@ -151,6 +162,85 @@ class Staff:
                 raise
             return DeskProblem(str(exc))
         return PromiseRecorded(made.code, made.due_at, made.ask_at)
+
+    def reassign_for_slack_user(self, slack_user: str, code: str, worker: str) -> CaseOutcome:
+        try:
+            moved = self.promises.reassign(
+                code=code, worker_ref=worker, now=self.clock(), by_slack_user=slack_user
+            )
+        except HeardError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            return DeskProblem(str(exc))
+        return CaseMoved(moved.code, moved.from_worker, moved.to_worker)
+
+    def you_said_for_slack_user(
+        self, slack_user: str, team: str, text: str, confirm_at: str = ""
+    ) -> YouSaidOutcome:
+        now = self.clock()
+        try:
+            team = team.strip() or self._only_team(slack_user)
+            if not confirm_at:
+                preview = self.promises.you_said(
+                    team=team,
+                    text=text,
+                    text_cy=None,
+                    now=now,
+                    send=False,
+                    by_slack_user=slack_user,
+                )
+                return YouSaidReady(
+                    preview.team, preview.families, preview.texts["en"], now.isoformat()
+                )
+            try:
+                made_at = datetime.fromisoformat(confirm_at)
+            except ValueError:
+                raise HeardError(
+                    "this button is not one Heard made; type the command again"
+                ) from None
+            if (
+                made_at.tzinfo is None
+                or not timedelta(0) <= now - made_at <= YOU_SAID_CONFIRM_WITHIN
+            ):
+                raise HeardError(
+                    "this preview is more than an hour old; type the command again to see "
+                    "whom it reaches now"
+                )
+            # The preview, not the presser: the message goes once however
+            # often (and by whomever) its Send button is pressed.
+            key = hashlib.sha256(
+                "\x1f".join((team.casefold(), text, confirm_at)).encode()
+            ).hexdigest()[:40]
+            sent = self.promises.you_said(
+                team=team,
+                text=text,
+                text_cy=None,
+                now=now,
+                send=True,
+                by_slack_user=slack_user,
+                request_key=key,
+            )
+        except HeardError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            return DeskProblem(str(exc))
+        return YouSaidSent(sent.team, sent.families)
+
+    def _only_team(self, slack_user: str) -> str:
+        """The one team a manager manages, for commands that may leave it out."""
+        with self.store.read() as tx:
+            mine = sorted(store_reports.managed_team_ids(tx, slack_user))
+            names = store_reports.teams_by_id(tx)
+        if len(mine) == 1:
+            return names[mine[0]]
+        if mine:
+            listed = ", ".join(names[t] for t in mine)
+            raise HeardError(f"you manage more than one team ({listed}); name the team first")
+        if slack_user in self.config.admins:
+            raise HeardError("name the team first, as it is in Heard")
+        raise NotAllowedError(
+            "only a team's managers and administrators can send “you said, we did” messages"
+        )
 
     def chat_token(
         self,
@@ -259,6 +349,8 @@ class Staff:
         sections = []
         for title, rows in render_report.sections(report):
             sections.append(ReportSection(say(title), tuple(_slack_line(r, say) for r in rows)))
+        changes = render_report.change_lines(report) or [say("no_changes")]
+        sections.append(ReportSection(say("changes"), tuple(changes)))
         notes = tuple(sorted({say.reason(r) for r in report.rows if r.suppressed}))
         who = (report.scope.team or "organisation").lower().replace(" ", "-")
         stem = f"heard-{who}-{report.period}"
@@ -266,7 +358,7 @@ class Staff:
             title=say.title(report),
             headline=render_report.headline(report, say),
             sections=tuple(sections),
-            notes=(*notes, say("explain", k=report.k)),
+            notes=(*notes, *render_report.notes(report, say)),
             chart_png=render_report.trend_chart(report, say),
             chart_name=f"{stem}.png",
             csv=render_report.as_csv(report).encode() if want_csv else None,

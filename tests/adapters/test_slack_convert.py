@@ -223,6 +223,25 @@ def test_answered_shows_the_choice_and_drops_the_buttons() -> None:
         ("Invite Young Cymraeg", Command(Action.INVITE, set_id="young", locale="cy")),
         ("invite teens", Command(Action.HELP, unknown="teens")),
         ("invitation", Command(Action.HELP, unknown="invitation")),
+        (
+            "reassign ABCD-2345 <@U0ROBIN01|robin>",
+            Command(Action.REASSIGN, code="ABCD-2345", worker="U0ROBIN01"),
+        ),
+        (
+            "reassign abcd-2345 <@W0ROBIN01>",
+            Command(Action.REASSIGN, code="abcd-2345", worker="W0ROBIN01"),
+        ),
+        (
+            "reassign ABCD-2345 @Robin Lee",
+            Command(Action.REASSIGN, code="ABCD-2345", worker="Robin Lee"),
+        ),
+        ("reassign ABCD-2345", Command(Action.REASSIGN_USAGE)),
+        (
+            'yousaid North Family Support "We changed it."',
+            Command(Action.YOU_SAID, team="North Family Support", words="We changed it."),
+        ),
+        ("yousaid “We changed it.”", Command(Action.YOU_SAID, words="We changed it.")),
+        ("yousaid We changed it.", Command(Action.YOU_SAID_USAGE)),
     ],
 )
 def test_parse_the_slash_command(text: str, expected: Command) -> None:

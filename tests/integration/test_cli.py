@@ -245,8 +245,13 @@ def test_promises_reassignment_and_you_said_from_the_command_line(tmp_path: Path
     listed = ok("promise", "list", "--worker", "Sam")
     assert code in listed and "I will ring you" in listed
     assert "moved from Sam to Robin" in ok("case", "reassign", "--code", code, "--worker", "Robin")
+    assert "no case with the code" in refused(
+        "case", "reassign", "--code", "ZZZZ-9999", "--worker", "Sam"
+    )
+    assert "already Robin's" in refused("case", "reassign", "--code", code, "--worker", "Robin")
 
     text = "You told us workers change too often. From January each family keeps one worker."
     preview = ok("yousaid", "--team", "North", "--text", text)
     assert "It would reach 0 families" in preview and "nothing sent" in preview
     assert "jargon" in refused("yousaid", "--team", "North", "--text", "We met the threshold.")
+    assert "301 characters" in refused("yousaid", "--team", "North", "--text", "x" * 301)
