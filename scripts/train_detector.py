@@ -63,19 +63,37 @@ class Row:
     writer: str
 
 
+LABELS = {"alert": True, "ok": False}
+"""The ``label`` column: "alert" (a duty social worker must see it) or "ok"."""
+
+
 def read_csv(path: Path, writer: str | None = None) -> list[Row]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [
-            Row(
-                r["text"],
-                r["label"] == "alert",
-                r.get("category") or "",
-                r.get("style") or "",
-                r.get("language") or "en",
-                writer or r.get("writer") or path.stem,
+    """Rows of a CSV with columns text and label, and optionally category, style,
+    language and writer (a blind set has no writer column: ``writer`` or the file
+    name stands in). A byte-order mark is ignored; a bad label stops with its line."""
+    rows: list[Row] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"text", "label"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
+        for r in reader:
+            label = (r["label"] or "").strip().lower()
+            if label not in LABELS:
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: label {label!r} is not 'alert' or 'ok'"
+                )
+            rows.append(
+                Row(
+                    r["text"] or "",
+                    LABELS[label],
+                    (r.get("category") or "").strip(),
+                    (r.get("style") or "").strip(),
+                    (r.get("language") or "en").strip(),
+                    writer or (r.get("writer") or "").strip() or path.stem,
+                )
             )
-            for r in csv.DictReader(handle)
-        ]
+    return rows
 
 
 def training_rows() -> list[Row]:
@@ -116,22 +134,23 @@ def as_model(weights: np.ndarray, bias: float, thresholds: Thresholds, info: dic
     return Model(array("f", weights.astype(np.float32).tobytes()), bias, thresholds, info)
 
 
-def out_of_fold(rows: list[Row], x: csr_matrix, c: float) -> tuple[np.ndarray, list[Model]]:
-    """Leave-one-writer-out probabilities: each row scored by a model that never saw its writer."""
+def fold_models(
+    rows: list[Row], x: csr_matrix, c: float, thresholds: Thresholds
+) -> dict[str, Model]:
+    """For each writer, a model trained on every other writer."""
     y = np.array([r.alert for r in rows], dtype=int)
-    writers = sorted({r.writer for r in rows})
-    probs = np.zeros(len(rows))
-    models = []
-    placeholder = Thresholds(1.0, 1.0)
-    for writer in writers:
+    models: dict[str, Model] = {}
+    for writer in sorted({r.writer for r in rows}):
         held = np.array([r.writer == writer for r in rows])
         w, b = fit(x[~held], y[~held], c)
-        model = as_model(w, b, placeholder, {})
-        models.append(model)
-        idx = np.nonzero(held)[0]
-        for i in idx:
-            probs[i] = model.probability(rows[i].text)
-    return probs, models
+        models[writer] = as_model(w, b, thresholds, {})
+    return models
+
+
+def out_of_fold(rows: list[Row], x: csr_matrix, c: float) -> np.ndarray:
+    """Leave-one-writer-out probabilities: each row scored by a model that never saw its writer."""
+    models = fold_models(rows, x, c, Thresholds(1.0, 1.0))
+    return np.array([models[r.writer].probability(r.text) for r in rows])
 
 
 def rule_hits(rows: Sequence[Row]) -> np.ndarray:
@@ -189,7 +208,7 @@ def train(report: Callable[[str], None] = _say) -> Model:
     rules = rule_hits(rows)
     best: tuple[float, float, Thresholds] | None = None
     for c in C_GRID:
-        probs, _ = out_of_fold(rows, x, c)
+        probs = out_of_fold(rows, x, c)
         th = choose_thresholds(rows, probs, rules)
         recall, false = score(rows, probs, rules, th)
         report(
