@@ -115,7 +115,8 @@ def verdict(rows: Sequence[td.Row], caught: np.ndarray) -> None:
 def fold_models(rows: list[td.Row], model: Model) -> dict[str, Model]:
     """For each writer, the shipped recipe trained without that writer."""
     x = td.matrix([r.text for r in rows])
-    return td.fold_models(rows, x, float(model.info.get("c", td.C_GRID[0])), model.thresholds)
+    recipe = td.Recipe(str(model.info.get("recipe", "lr")), float(model.info["c"]))
+    return td.fold_models(rows, x, recipe, model.thresholds)
 
 
 def cross_validated(model: Model, detector: Detector) -> None:
@@ -125,7 +126,8 @@ def cross_validated(model: Model, detector: Detector) -> None:
     rules = np.array([detector.detect(r.text) is not None for r in rows], dtype=bool)
     th = model.thresholds
     report(
-        f"training corpus, leave-one-writer-out (C={model.info.get('c')}, "
+        f"training corpus, leave-one-writer-out ({model.info.get('recipe', 'lr')} "
+        f"C={model.info.get('c')}, "
         f"review>={th.review:.2f}, alert>={th.alert:.2f})",
         rows,
         found,

@@ -19,7 +19,14 @@ import pytest
 from bot.core.errors import ConfigError
 from bot.core.safeguarding import default_detector
 from bot.core.safeguarding.decision import LEARNED, Level, screen
-from bot.core.safeguarding.features import DIMENSION, features, words_of
+from bot.core.safeguarding.features import (
+    CUE_WEIGHT,
+    DIMENSION,
+    _bucket,
+    cues_in,
+    features,
+    words_of,
+)
 from bot.core.safeguarding.model import MODEL_FILE, Model, Thresholds, default_model
 from bot.service.spool import AlertSpool
 
@@ -94,10 +101,34 @@ def test_a_model_made_for_other_features_is_refused(tmp_path: Path) -> None:
 def test_features_fold_case_accents_apostrophes_and_stretched_letters() -> None:
     assert words_of("I’m SOOOO scared, tŷ") == ["im", "soo", "scared", "ty"]
     assert features("I'm scared") == features("im SCARED!!")
-    vec = features("please help me")
-    assert abs(sum(v * v for v in vec.values()) - 1.0) < 1e-9
+    vec = features("the worker phoned me")
+    assert abs(sum(v * v for v in vec.values()) - 1.0) < 1e-9, "no cue: n-grams of unit length"
     assert all(0 <= b < DIMENSION for b in vec)
     assert features("") == {} and features("!!! ...") == {}
+
+
+def test_context_cues_gather_phrasings_in_english_and_welsh() -> None:
+    def cues(text: str) -> list[str]:
+        return cues_in(words_of(text))
+
+    assert cues("He used to hit me but he's in prison and we're safe now") == [
+        "now",
+        "past",
+        "resolved",
+    ]
+    assert cues("Roedd e'n arfer fy nharo i, ond ni'n saff erbyn hyn") == ["past", "resolved"]
+    assert cues("bruise on his shin from football") == ["innocent"]
+    assert cues("Mae e wedi cwympo oddi ar ei feic") == ["innocent"]
+    assert cues("we had a lesson on grooming at school") == ["topic"]
+    assert cues("mum will kill me lol") == ["idiom"]
+    assert cues("he still hits me every night") == ["ongoing"]
+    assert cues("Dwi ddim yn saff heno") == ["negation", "now", "resolved"]
+    # A cue is one more feature beside the n-grams (which stay, so "not safe"
+    # is still read as "not safe"), and so is each pair of cues found together.
+    vec = features("Dwi ddim yn saff heno")
+    for name in ("negation", "now", "resolved", "negation+resolved", "now+resolved"):
+        assert vec[_bucket("q" + name)] >= CUE_WEIGHT
+    assert _bucket("qongoing") not in vec
 
 
 def _model(bias: float, alert: float = 0.9, review: float = 0.3) -> Model:
