@@ -1,6 +1,6 @@
 """Evaluate the safeguarding screen (rules + learned model), honestly.
 
-    python bench/safeguarding_eval.py                          # cross-validation, every set in blind/, timing
+    python bench/safeguarding_eval.py                          # cross-validation, blind sets
     python bench/safeguarding_eval.py --blind PATH [PATH ...]  # ... and these blind sets instead
     python bench/safeguarding_eval.py --no-cv --blind PATH     # a blind set only (and timing)
     python bench/safeguarding_eval.py --suggest-no-fuzzy /usr/share/dict/words
@@ -99,7 +99,8 @@ def verdict(rows: Sequence[td.Row], caught: np.ndarray) -> None:
         for style in sorted({r.style for r in rows if r.alert and r.style}):
             idx = y & np.array([r.style == style for r in rows])
             value = float(caught[idx].mean())
-            checks.append((f"recall, style {style} >= {GROUP_TARGET:.0%}", value, value >= GROUP_TARGET))
+            name = f"recall, style {style} >= {GROUP_TARGET:.0%}"
+            checks.append((name, value, value >= GROUP_TARGET))
         welsh = y & np.array([r.language == "cy" for r in rows])
         if welsh.any():
             value = float(caught[welsh].mean())
