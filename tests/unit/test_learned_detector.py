@@ -1,7 +1,8 @@
 """The learned detector and the decision that combines it with the rules: the
 shipped model file, the one feature function, and what the combined screen
-does with the older labelled set. (Recall and false alerts on the training
-corpus and the blind set are figures, printed by bench/safeguarding_eval.py.)"""
+does with the older labelled set and the retired blind sets. (Recall and false
+alerts on the training corpus and the current blind set are figures, printed by
+bench/safeguarding_eval.py, which is run here on a made-up blind set.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import csv
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,16 +19,33 @@ import pytest
 from bot.core.errors import ConfigError
 from bot.core.safeguarding import default_detector
 from bot.core.safeguarding.decision import LEARNED, Level, screen
-from bot.core.safeguarding.features import DIMENSION, features, words_of
+from bot.core.safeguarding.features import (
+    CUE_WEIGHT,
+    DIMENSION,
+    _bucket,
+    cues_in,
+    features,
+    words_of,
+)
 from bot.core.safeguarding.model import MODEL_FILE, Model, Thresholds, default_model
 from bot.service.spool import AlertSpool
 
-LABELLED = Path(__file__).resolve().parents[1] / "data" / "safeguarding_labelled.csv"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+LABELLED = DATA / "safeguarding_labelled.csv"
+TRAIN_DIR = DATA / "safeguarding" / "train"
+BLIND_DIR = DATA / "safeguarding" / "blind"
+RETIRED_BLIND = (TRAIN_DIR / "writer_retired_blind_a.csv",)
+"""Blind sets that have been scored, and so moved into the training corpus."""
+
+
+def _texts(path: Path, label: str) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [r["text"] for r in csv.DictReader(handle) if r["label"] == label]
 
 
 def _labelled(label: str) -> list[str]:
-    with LABELLED.open(encoding="utf-8", newline="") as handle:
-        return [r["text"] for r in csv.DictReader(handle) if r["label"] == label]
+    return _texts(LABELLED, label)
 
 
 def test_every_must_alert_line_of_the_labelled_set_is_still_an_urgent_alert() -> None:
@@ -38,11 +58,33 @@ def test_every_must_alert_line_of_the_labelled_set_is_still_an_urgent_alert() ->
     assert not_urgent == []
 
 
-def test_the_shipped_model_is_plain_json_small_and_current_with_the_features() -> None:
+@pytest.mark.parametrize("path", RETIRED_BLIND, ids=lambda p: p.stem)
+def test_every_must_alert_line_of_a_retired_blind_set_still_reaches_the_duty_team(
+    path: Path,
+) -> None:
+    detector, model = default_detector(), default_model()
+    texts = _texts(path, "alert")
+    assert len(texts) >= 100
+    assert [t for t in texts if screen(t, detector, model) is None] == []
+
+
+def _training_texts() -> list[str]:
+    texts: list[str] = []
+    for path in sorted(TRAIN_DIR.glob("writer_*.csv")):
+        texts += _texts(path, "alert") + _texts(path, "ok")
+    return texts + _labelled("alert") + _labelled("ok")
+
+
+def test_the_shipped_model_is_plain_json_small_and_trained_on_todays_corpus() -> None:
     assert MODEL_FILE.stat().st_size <= 10_000_000
     raw = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     assert raw["format"] == "heard-safeguarding-model" and raw["dimension"] == DIMENSION
-    assert "blind" not in json.dumps(raw["trained_on"]), "never trained on a blind set"
+    writers = set()
+    for path in TRAIN_DIR.glob("writer_*.csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            writers |= {r["writer"] for r in csv.DictReader(handle)}
+    assert set(raw["trained_on"]["writers"]) == writers | {"repo"}
+    assert raw["trained_on"]["rows"] == len(_training_texts()), "run scripts/train_detector.py"
     model = Model.load()
     assert 0 < model.thresholds.review <= model.thresholds.alert < 1
 
@@ -59,10 +101,34 @@ def test_a_model_made_for_other_features_is_refused(tmp_path: Path) -> None:
 def test_features_fold_case_accents_apostrophes_and_stretched_letters() -> None:
     assert words_of("I’m SOOOO scared, tŷ") == ["im", "soo", "scared", "ty"]
     assert features("I'm scared") == features("im SCARED!!")
-    vec = features("please help me")
-    assert abs(sum(v * v for v in vec.values()) - 1.0) < 1e-9
+    vec = features("the worker phoned me")
+    assert abs(sum(v * v for v in vec.values()) - 1.0) < 1e-9, "no cue: n-grams of unit length"
     assert all(0 <= b < DIMENSION for b in vec)
     assert features("") == {} and features("!!! ...") == {}
+
+
+def test_context_cues_gather_phrasings_in_english_and_welsh() -> None:
+    def cues(text: str) -> list[str]:
+        return cues_in(words_of(text))
+
+    assert cues("He used to hit me but he's in prison and we're safe now") == [
+        "now",
+        "past",
+        "resolved",
+    ]
+    assert cues("Roedd e'n arfer fy nharo i, ond ni'n saff erbyn hyn") == ["past", "resolved"]
+    assert cues("bruise on his shin from football") == ["innocent"]
+    assert cues("Mae e wedi cwympo oddi ar ei feic") == ["innocent"]
+    assert cues("we had a lesson on grooming at school") == ["topic"]
+    assert cues("mum will kill me lol") == ["idiom"]
+    assert cues("he still hits me every night") == ["ongoing"]
+    assert cues("Dwi ddim yn saff heno") == ["negation", "now", "resolved"]
+    # A cue is one more feature beside the n-grams (which stay, so "not safe"
+    # is still read as "not safe"), and so is each pair of cues found together.
+    vec = features("Dwi ddim yn saff heno")
+    for name in ("negation", "now", "resolved", "negation+resolved", "now+resolved"):
+        assert vec[_bucket("q" + name)] >= CUE_WEIGHT
+    assert _bucket("qongoing") not in vec
 
 
 def _model(bias: float, alert: float = 0.9, review: float = 0.3) -> Model:
@@ -103,3 +169,43 @@ def test_the_spool_is_owner_only_durable_and_skips_a_torn_line(tmp_path: Path) -
     left, _ = spool.pending()
     assert spool.path.exists() and stat.S_IMODE(os.stat(spool.path).st_mode) == 0o600
     assert [r["delivery_key"] for r in left] == ["telegram:4"], "the torn line is skipped"
+
+
+def test_no_current_blind_set_leaks_into_the_training_corpus() -> None:
+    training = set(_training_texts())
+    for path in sorted(BLIND_DIR.glob("*.csv")):
+        blind = _texts(path, "alert") + _texts(path, "ok")
+        assert training.isdisjoint(blind), f"{path.name} is blind: never train on it"
+
+
+def test_the_benchmark_scores_a_blind_set_without_a_writer_column(tmp_path: Path) -> None:
+    blind = tmp_path / "blind_x.csv"
+    blind.write_text(
+        "\ufefftext,label,category,style,language\n"
+        '"my stepdad hits me when mum is at work, please dont tell him",alert,'
+        "harm_from_others,direct,en\n"
+        "Dw i isio marw,alert,self_harm,direct,cy\n"
+        "The worker was on time and kind,ok,ordinary_feedback,,en\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhello,maybe\n", encoding="utf-8")
+    bench = [sys.executable, str(ROOT / "bench" / "safeguarding_eval.py"), "--no-cv"]
+    run = subprocess.run(
+        [*bench, "--no-timing", "--blind", str(blind)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = run.stdout
+    assert "blind set blind_x.csv" in out and "3 messages, 2 must-alert" in out
+    for heading in ("by category", "by style", "by language", "urgent only", "rules only"):
+        assert heading in out
+    assert "harm_from_others" in out and "cy " in out
+    assert "false alerts <= 10%" in out
+    assert "dont tell him" not in out and "marw" not in out, "never prints a message"
+    failed = subprocess.run(
+        [*bench, "--no-timing", "--blind", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert failed.returncode == 2 and "line 2" in failed.stderr and "maybe" in failed.stderr

@@ -6,12 +6,16 @@
   marked (`` cut``, ``ut ``): they survive misspellings, text-speak, Welsh
   mutations (``mhlant`` / ``plant``) and words run together;
 * word unigrams and bigrams: they carry the phrases that matter
-  ("not safe", "make me", "hold things").
+  ("not safe", "make me", "hold things");
+* context cues (``cues.py``): one feature for each family of phrasings that
+  marks a near-miss (a past that is over, an innocent injury, a subject
+  talked about, an idiom, a negation) or its opposite (still, tonight), and
+  one for each pair of cues found together ("used to" with "safe now").
 
-Every n-gram is hashed with CRC-32 (stable across processes and Python
-versions, unlike ``hash``) into ``DIMENSION`` buckets. Counts are
-sub-linear (``1 + log(count)``) and the vector is scaled to unit length, so a
-long message weighs no more than a short one. The training script
+Every n-gram and cue is hashed with CRC-32 (stable across processes and Python
+versions, unlike ``hash``) into ``DIMENSION`` buckets. N-gram counts are
+sub-linear (``1 + log(count)``) and scaled to unit length, so a long message
+weighs no more than a short one; each cue found adds ``CUE_WEIGHT``. The training script
 (``scripts/train_detector.py``) calls this same function; nothing else builds
 features, so training and inference cannot drift apart.
 
@@ -25,13 +29,17 @@ import itertools
 import math
 import zlib
 
+from bot.core.safeguarding.cues import CUES
 from bot.core.safeguarding.normalise import split_words, squeeze
 
 DIMENSION = 1 << 18
 """Hash buckets. 262,144 float32 weights are 1 MiB in the model file."""
 CHAR_MIN = 2
 CHAR_MAX = 5
-FEATURE_VERSION = 1
+CUE_WEIGHT = 0.6
+"""What one cue adds, beside an n-gram vector of unit length (chosen by
+leave-one-writer-out cross-validation with the rest of the recipe)."""
+FEATURE_VERSION = 2
 """Bumped when this function changes; the model file records the version it
 was trained with and loading refuses a mismatch."""
 _MAX_WORDS = 400
@@ -75,8 +83,32 @@ def _word_buckets(word: str) -> tuple[int, ...]:
     return found
 
 
+def _cue_index() -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """First word -> (phrase words, cue name), for every phrase in ``CUES``."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for name, phrases in CUES.items():
+        for phrase in phrases:
+            folded = tuple(words_of(phrase))
+            if folded:
+                index.setdefault(folded[0], []).append((folded, name))
+    return {first: tuple(entries) for first, entries in index.items()}
+
+
+_CUE_INDEX = _cue_index()
+
+
+def cues_in(words: list[str]) -> list[str]:
+    """The names of the cues whose phrases occur in ``words``, sorted."""
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        for phrase, name in _CUE_INDEX.get(word, ()):
+            if name not in found and tuple(words[i : i + len(phrase)]) == phrase:
+                found.add(name)
+    return sorted(found)
+
+
 def features(text: str) -> dict[int, float]:
-    """The message as {bucket: weight}, unit length (empty for a text with no words)."""
+    """The message as {bucket: weight} (empty for a text with no words)."""
     counts: dict[int, int] = {}
     words = words_of(text)
     for word in words:
@@ -89,4 +121,10 @@ def features(text: str) -> dict[int, float]:
         return {}
     weights = {b: 1.0 + math.log(c) for b, c in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values()))
-    return {b: w / norm for b, w in weights.items()}
+    vector = {b: w / norm for b, w in weights.items()}
+    found = cues_in(words)
+    names = found + [f"{a}+{b}" for a, b in itertools.combinations(found, 2)]
+    for name in names:
+        b = _bucket("q" + name)
+        vector[b] = vector.get(b, 0.0) + CUE_WEIGHT
+    return vector
