@@ -57,14 +57,14 @@ def workers(session: Session) -> list[StaffMember]:
         .where(Worker.active.is_(True))
         .order_by(Worker.id)
     )
-    return [_member(w, t) for w, t in rows.tuples()]
+    return [_member(w, t) for w, t in rows]
 
 
 def worker(session: Session, worker_id: int) -> StaffMember | None:
     row = session.execute(
         select(Worker, Team).join(Team, Team.id == Worker.team_id).where(Worker.id == worker_id)
     ).first()
-    return _member(*row.tuple()) if row else None
+    return _member(row[0], row[1]) if row else None
 
 
 def worker_by_slack(session: Session, slack_user: str) -> StaffMember | None:
@@ -73,7 +73,7 @@ def worker_by_slack(session: Session, slack_user: str) -> StaffMember | None:
         .join(Team, Team.id == Worker.team_id)
         .where(Worker.slack_user_id == slack_user, Worker.active.is_(True))
     ).first()
-    return _member(*row.tuple()) if row else None
+    return _member(row[0], row[1]) if row else None
 
 
 def set_telegram_chat(session: Session, worker_id: int, chat: str | None) -> None:
