@@ -148,10 +148,16 @@ class DueDigest:
 
 
 def claim(
-    session: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    keys: Collection[str] | None = None,
 ) -> list[DueDigest]:
     """Claim up to `limit` due digests: expired claims first (their process
-    died), then pending rows, oldest first."""
+    died), then pending rows, oldest first; with `keys`, only those."""
     d = _table(Digest)
     values = {"status": "claimed", "claimed_by": owner, "lease_until": lease_until}
     cols = (d.c.id, d.c.key, d.c.kind, d.c.worker_id, d.c.manager, d.c.period)
@@ -159,7 +165,10 @@ def claim(
     for claimable in _claimable(d.c.status, d.c.lease_until, d.c.due_at <= now, now):
         if len(rows) >= limit:
             break
-        pick = select(d.c.id).where(claimable).order_by(d.c.due_at, d.c.id).limit(limit - len(rows))
+        pick = select(d.c.id).where(claimable)
+        if keys is not None:
+            pick = pick.where(d.c.key.in_(sorted(keys)))
+        pick = pick.order_by(d.c.due_at, d.c.id).limit(limit - len(rows))
         rows += _claim(session, d, pick, {**values, "attempts": d.c.attempts + 1}, cols)
     return sorted((DueDigest(*row) for row in rows), key=lambda x: x.id)
 

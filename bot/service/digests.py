@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +127,7 @@ class Outgoing:
 class Planned:
     new: int
     already: int
+    keys: tuple[str, ...]
 
 
 class Digests:
@@ -200,10 +201,17 @@ class Digests:
                 _row(f"worker:{m.id}:{period}", "worker", due, now, worker_id=m.id) for m in members
             ]
             new = store.plan(tx, rows)
-            return Planned(new, len(rows) - new)
+            return Planned(new, len(rows) - new, tuple(r["key"] for r in rows))
 
-    def claim(self, owner: str, lease: timedelta, limit: int = 20) -> list[Outgoing]:
-        """Claim due digests and build each one, in one transaction."""
+    def claim(
+        self,
+        owner: str,
+        lease: timedelta,
+        limit: int = 20,
+        keys: Collection[str] | None = None,
+    ) -> list[Outgoing]:
+        """Claim due digests (with `keys`, only those) and build each one,
+        in one transaction."""
         now = self.clock()
         out: list[Outgoing] = []
         with self.store.begin() as tx:

@@ -201,6 +201,7 @@ class ReviewDecided:
 ReviewOutcome = ReviewDecided | DeskProblem
 
 
+@runtime_checkable
 class DigestSender(Protocol):
     """A channel that can deliver digests to staff (Slack, Telegram)."""
 
