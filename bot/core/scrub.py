@@ -166,8 +166,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"|\b(?:in|into|starting|started|starts|going into|moving up to|ym\s+mlwyddyn)\s+"
             rf"(?:year|yr|blwyddyn)\s+\d{{1,2}}\b"
             rf"|\bage of\s+{_NUM}\b"
-            rf"|\b(?:will|'ll|’ll|going to)\s+be\s+{_NUM}\b(?!\s*(?:%|pm|am|:|minutes?|mins?|hours?|"
-            rf"hrs?|days?|weeks?|months?|times?|pounds?|quid|miles?|o'clock|late|early))"
+            rf"|\b(?:will|'ll|’ll|going to)\s+be\s+{_NUM}\b"
+            rf"(?!\s*(?:%|pm|am|:|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|times?|pounds?|quid|miles?|o'clock|late|early))"
             rf"|(?<=[A-Za-z])\s*\(\s*\d{{1,2}}\s*\)"
             rf"|(?<=[A-Za-z]),\s*\d{{1,2}}\s*,",
             re.I,
