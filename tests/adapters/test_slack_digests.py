@@ -6,9 +6,11 @@ a modal, and only released ones reach the digest; each digest goes once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.adapters.test_slack_channel import MakeService, Slack, _running, fake
 from tests.conftest import FakeClock
 from tests.digests_seed import ANA_SLACK, MANAGER, NOW, SAM_SLACK, seed_team
 from tests.fakes.slack_api import FakeSlack, block_actions_body, dm_channel_id, view_submission_body
+from tests.helpers import app_of
 
 __all__ = ["fake"]
 
@@ -221,3 +224,32 @@ async def test_workers_see_their_latest_digest_and_turn_them_off_and_on(slack: S
     await slack.settle()
     (refusal,) = slack.fake.messages(dm_channel_id("U0NOTWORKR"), kind="ephemeral")
     assert "registered" in refusal["text"]
+
+
+async def test_two_instances_and_a_restart_send_each_digest_once(
+    slack: Slack, make_service: MakeService, clock: FakeClock
+) -> None:
+    assert slack.runtime is not None
+    app = slack.runtime.app
+    second = app_of(make_service(), app.config)
+    a = DigestRunner(app, {"slack": slack.channel}, owner="process-a")
+    b = DigestRunner(second, {"slack": slack.channel}, owner="process-b")
+    # process-a plans and claims, then dies before sending anything
+    await a._db(a.digests.plan)
+    claimed = await a._db(a.digests.claim, "process-a", app.config.schedule.lease)
+    assert len(claimed) == 4
+    assert await b.tick() == [], "claims of a live process are left alone"
+    clock.advance(app.config.schedule.lease + timedelta(seconds=1))
+    results = await asyncio.gather(a.tick(), b.tick(), _runner(slack).tick())
+    done = sorted((r.who, r.status) for batch in results for r in batch)
+    assert done == [
+        ("Ana Lewis", "sent"),
+        ("Bo Evans", "skipped"),
+        ("Sam Jones", "sent"),
+        ("a manager", "sent"),
+    ]
+    for user in (SAM_SLACK, ANA_SLACK):
+        digests = [t for t in _dm_texts(slack.fake, user) if "What families said" in t]
+        assert len(digests) == 1
+    assert [t for t in _dm_texts(slack.fake, MANAGER) if "What families said: North" in t]
+    assert len([t for t in _dm_texts(slack.fake, MANAGER) if "What families said: North" in t]) == 1
