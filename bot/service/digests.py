@@ -373,7 +373,10 @@ class Digests:
         """The digest as words for a chat platform or the terminal."""
         title = self.say("title", period=d.period.label)
         if d.suppressed:
-            kind = (self.say("not_enough", n=d.so_far, k=d.k),)
+            if d.so_far >= d.k:
+                kind = (self.say("hidden", period=d.asked.label),)
+            else:
+                kind = (self.say("not_enough", n=d.so_far, k=d.k),)
             return DigestMessage(title, kind, (), self.say("footnote", k=d.k), (), "")
         lines: list[str] = []
         if d.period != d.asked:
