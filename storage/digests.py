@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -236,7 +236,14 @@ def new_comments(session: Session, dimensions: Collection[str], limit: int) -> l
     """Free-text answers not yet taken in for digests, each marked if its
     words raised a safeguarding alert (those never reach a digest)."""
     a, c, s = _table(Answer), _table(DigestComment), _table(SafeguardingAlert)
-    alerted = exists().where(and_(s.c.respondent_id == a.c.respondent_id, s.c.text == a.c.text))
+    # The alert and the answer of one step share its `now`; the words match
+    # too unless the text was erased (trimmed, as answers are stored).
+    alerted = exists().where(
+        and_(
+            s.c.respondent_id == a.c.respondent_id,
+            or_(s.c.at == a.c.answered_at, func.trim(s.c.text) == a.c.text),
+        )
+    )
     taken = exists().where(c.c.answer_id == a.c.id)
     rows = session.execute(
         select(
@@ -257,19 +264,6 @@ def new_comments(session: Session, dimensions: Collection[str], limit: int) -> l
         NewComment(int(i), int(t), int(w), str(q), str(d), str(x), at, bool(hit))
         for i, t, w, q, d, x, at, hit in rows
     ]
-
-
-def alerted_answers(session: Session, answer_ids: Collection[int]) -> set[int]:
-    """Of `answer_ids`, those whose words raised a safeguarding alert."""
-    if not answer_ids:
-        return set()
-    a, s = _table(Answer), _table(SafeguardingAlert)
-    rows = session.execute(
-        select(a.c.id)
-        .join(s, and_(s.c.respondent_id == a.c.respondent_id, s.c.text == a.c.text))
-        .where(a.c.id.in_(sorted(answer_ids)))
-    )
-    return {int(i) for (i,) in rows}
 
 
 def add_comments(session: Session, rows: Iterable[dict[str, Any]]) -> int:

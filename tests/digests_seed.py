@@ -79,7 +79,7 @@ def seed_team(engine: Engine) -> None:
                 {
                     "at": datetime(2026, 11, 20, 12, tzinfo=UTC),
                     "categories": "abuse",
-                    "text": COMMENTS[5],
+                    "text": "  " + COMMENTS[5] + "\n",
                     "platform": "telegram",
                     "locale": "en",
                     "respondent_id": 5,

@@ -87,6 +87,11 @@ async def test_seven_families_get_figures_and_a_chart_three_get_the_kind_message
     assert not [u for u in uploads if u["channel"] == dm_channel_id(ANA_SLACK)]
     summary = [t for t in _dm_texts(slack.fake, MANAGER) if "What families said: North" in t]
     assert len(summary) == 1
+    team = slack.runtime.app.staff.reports.report(cli_viewer(), team="North", period="2026-11")
+    assert f"Based on {team.families()} families" in summary[0]
+    for row in team.summary():
+        if row.question is None and row.mean is not None and row.dimension != "continuity":
+            assert f"{row.mean:.1f} out of 5" in summary[0]
     assert [u for u in uploads if u["channel"] == dm_channel_id(MANAGER)]
     # again, and after a restart of the runner: nothing more goes out
     before = len(slack.fake.messages(kind="message"))

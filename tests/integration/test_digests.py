@@ -241,3 +241,45 @@ def test_the_schedule_waits_for_the_first_working_day(app: App, clock: Clock) ->
     assert worker is not None and worker.period.label == "2026-11"
     off = replace(app.config, digests=DigestsConfig(every="off"))
     assert Digests(app.store, off, app.staff.texts, clock, b"s").plan() == 0
+
+
+def test_erasing_a_family_erases_their_comment_on_its_way_to_a_digest(app: App) -> None:
+    from storage import repo
+
+    digests = _digests(app)
+    digests.collect()
+    with app.store.read() as tx:
+        before = store.comment_counts(tx)
+    with app.store.begin() as tx:
+        repo.erase_respondent(tx, 3)
+    with app.store.read() as tx:
+        after = store.comment_counts(tx)
+    assert sum(before.values()) - sum(after.values()) == 1
+    assert not any("early" in r.text for r in digests.to_review())
+
+
+def test_an_alert_raised_in_the_same_step_keeps_the_comment_out(app: App) -> None:
+    from sqlalchemy import insert
+
+    from storage.models import SafeguardingAlert
+
+    with app.store.engine.begin() as conn:
+        conn.execute(
+            insert(SafeguardingAlert),
+            [
+                {
+                    "at": datetime(2026, 11, 20, 12, tzinfo=UTC),
+                    "categories": "harm",
+                    "text": None,
+                    "platform": "telegram",
+                    "locale": "en",
+                    "respondent_id": 3,
+                    "status": "open",
+                    "sends": 0,
+                    "level": "review",
+                }
+            ],
+        )
+    digests = _digests(app)
+    digests.collect()
+    assert not any("early" in r.text for r in digests.to_review())
