@@ -837,6 +837,25 @@ def mark_outbound_sent(
     session.connection().execute(stmt, [{"oid": oid, "mid": mid[:64]} for oid, mid in sent])
 
 
+def renew_outbound(
+    session: Session, owner: str, ids: Collection[int], lease_until: datetime
+) -> None:
+    """Extend this owner's lease on messages it is still sending or waiting
+    to send, so a slow send (pacing, a busy machine) never outlives its claim
+    and is taken over and sent a second time by another process."""
+    if not ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claimed_by == owner,
+            OutboxMessage.status == "claimed",
+        )
+        .values(lease_until=lease_until)
+    )
+
+
 def retry_outbound(session: Session, owner: str, outbox_id: int, at: datetime, error: str) -> None:
     """Give a claimed message back to be tried again at `at`."""
     session.execute(

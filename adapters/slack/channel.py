@@ -499,7 +499,8 @@ class SlackChannel:
         stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._spawn(self._converse(inbound, stored=stored))
         try:
-            ok = await asyncio.wait_for(asyncio.shield(stored), timeout=STORE_WAIT)
+            async with asyncio.timeout(STORE_WAIT):
+                ok = await asyncio.shield(stored)
         except TimeoutError:
             ok = False  # Slack retries; a retry of a message stored meanwhile is ignored
         if not ok:

@@ -245,8 +245,9 @@ class TelegramChannel:
             stop_wait.cancel()
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     async def _process_batch(self, updates: Sequence[Update]) -> int | None:
         """Handle a batch: chats in parallel, each chat's updates in order.

@@ -53,9 +53,8 @@ class HealthServer:
     async def _snapshot(self) -> Snapshot | None:
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, self.monitoring.snapshot), CHECK_TIMEOUT
-            )
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                return await loop.run_in_executor(self._executor, self.monitoring.snapshot)
         except (StorageError, TimeoutError) as exc:
             log.warning("health: database unavailable (%s)", type(exc.__cause__ or exc).__name__)
             return None

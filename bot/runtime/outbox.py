@@ -161,6 +161,7 @@ class Sender:
         self._progress = asyncio.Event()
         self._stopping = False
         self._db_call: asyncio.Future[list[Row]] | None = None
+        self._renewed_at = time.monotonic()
 
     # -- public ---------------------------------------------------------------------
 
@@ -234,8 +235,12 @@ class Sender:
     # -- the loop -----------------------------------------------------------------------
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
+        """Wait for `event` at most `timeout` seconds. Not `asyncio.wait_for`:
+        on Python 3.11 it can swallow a cancellation that arrives just as the
+        event is set, and the sender then ran on after `stop`, for ever."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
         event.clear()
 
     async def _db(self, fn: Callable[[], T]) -> T:
@@ -249,10 +254,16 @@ class Sender:
         free = 0 if self._stopping else self.max_in_flight - len(self._inflight)
         if free < max(1, self.max_in_flight // 4) and self._inflight:
             free = 0
-        if not results and free <= 0:
+        renew_due = bool(self._inflight) and (
+            self.time.monotonic() - self._renewed_at > self.lease.total_seconds() / 4
+        )
+        if not results and free <= 0 and not renew_due:
             return 0
+        settled = {row.id for row, _ in results}
+        holding = [row.id for row in self._inflight.values() if row.id not in settled]
+        self._renewed_at = self.time.monotonic()
         self._db_call = asyncio.ensure_future(
-            self._db(lambda: self._settle_and_claim(results, free))
+            self._db(lambda: self._settle_and_claim(results, free, holding))
         )
         try:
             rows = await asyncio.shield(self._db_call)
@@ -284,13 +295,16 @@ class Sender:
                 self._results.append((row, Abandoned()))
         self._progress.set()
 
-    def _settle_and_claim(self, results: list[tuple[Row, Result]], free: int) -> list[Row]:
+    def _settle_and_claim(
+        self, results: list[tuple[Row, Result]], free: int, holding: list[int]
+    ) -> list[Row]:
         """Runs in a database thread."""
         rows, sent = self.book.settle_and_claim(
             results,
             free,
             platforms=tuple(self.channels),
             held_kinds=self.held_kinds(self.clock()),
+            holding=holding,
         )
         self.sent_count += sent
         return rows

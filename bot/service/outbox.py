@@ -76,9 +76,12 @@ class OutboxBook:
         *,
         platforms: tuple[str, ...],
         held_kinds: Collection[str],
+        holding: Collection[int] = (),
     ) -> tuple[list[Row], int]:
-        """Record `results`, then claim up to `free` rows; returns the claimed
-        rows and how many results were sends. Runs in a database thread."""
+        """Record `results`, renew the lease on the rows still `holding`
+        (claimed, not yet settled), then claim up to `free` rows; returns the
+        claimed rows and how many results were sends. Runs in a database
+        thread."""
         now = self.clock()
         sent: list[tuple[int, str]] = []
         with self.store.begin() as tx:
@@ -105,6 +108,7 @@ class OutboxBook:
                     case Abandoned():
                         repo.release_outbound(tx, self.owner, [row.id])
             repo.mark_outbound_sent(tx, self.owner, sent, now)
+            repo.renew_outbound(tx, self.owner, holding, now + self.lease)
             rows: list[Row] = []
             if free > 0:
                 rows = repo.claim_outbound(
@@ -115,7 +119,7 @@ class OutboxBook:
                     limit=free,
                     platforms=platforms,
                     held_kinds=tuple(held_kinds),
-                    exclude=[row.id for row, _ in results],
+                    exclude=[row.id for row, _ in results] + list(holding),
                 )
         if self.on_sent is not None:
             by_id = {row.id: row for row, _ in results}

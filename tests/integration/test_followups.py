@@ -5,6 +5,8 @@ block or a closed case. The outbox is drained through an in-memory channel."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Collection
@@ -538,6 +540,78 @@ async def test_a_dead_processs_claims_are_taken_over_when_the_lease_expires(
     assert await heard.sender.drain() == 0
     clock.advance(timedelta(minutes=2))
     assert await heard.sender.drain() == 2
+
+
+async def test_a_sender_cancelled_as_it_is_woken_stops(
+    service: Conversations, clock: FakeClock, heard: Heard
+) -> None:
+    """Runtime.stop cancels the sender; a wake-up at the same moment (a reply
+    just queued) must not swallow the cancellation and leave it running."""
+    for _ in range(20):
+        running = asyncio.create_task(heard.sender.run())
+        await asyncio.sleep(0.05)  # idle, waiting to be woken
+        heard.sender._wake.set()
+        running.cancel()
+        done, _ = await asyncio.wait({running}, timeout=5)
+        assert done, "the sender kept running after it was cancelled"
+        assert running.cancelled()
+
+
+class SlowChannel(FakeChannel):
+    """Holds every send until `go` is set, like a platform that is slow to answer."""
+
+    def __init__(self, service: Conversations) -> None:
+        super().__init__(service)
+        self.go = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def send(self, out: Outbound) -> str:
+        self.entered.set()
+        await self.go.wait()
+        return await super().send(out)
+
+
+async def test_a_send_slower_than_its_lease_keeps_its_claim_and_goes_once(
+    service: Conversations, clock: FakeClock
+) -> None:
+    _complete(ChatFamily(service, "6250"), _invite(service, clock).token)
+    clock.advance(WEEKS_6)
+    schedule = ScheduleConfig()
+    FollowUps(service, schedule, owner="proc-1").sweep()
+    channel = SlowChannel(service)
+    fake_time = FakeTime(clock)
+    sender = Sender(
+        service.store,
+        {"test": channel},
+        owner="proc-1",
+        time=fake_time.time(),
+        lease=schedule.lease,
+    )
+    running = asyncio.create_task(sender.run())
+    await asyncio.wait_for(channel.entered.wait(), 10)
+    for _ in range(12):  # four minutes in all, twice the lease, while the send hangs
+        await fake_time.sleep(20)
+        await asyncio.sleep(0.4)  # time for the sender to go round its loop
+    with service.store.sessions.begin() as s:  # another process looks for work
+        taken = repo.claim_outbound(
+            s,
+            owner="proc-2",
+            now=clock(),
+            lease_until=clock() + schedule.lease,
+            limit=10,
+            platforms=("test",),
+        )
+    assert taken == []
+    channel.go.set()
+    for _ in range(100):
+        if len(channel.sent) == 2 and all(o.status == "sent" for o in _outbox(service)):
+            break
+        await asyncio.sleep(0.05)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert [o.status for o in _outbox(service)] == ["sent", "sent"]
+    assert len(channel.sent) == 2
 
 
 async def test_a_follow_up_that_raises_is_retried_after_its_lease_and_others_go_on(
