@@ -283,3 +283,19 @@ def test_an_alert_raised_in_the_same_step_keeps_the_comment_out(app: App) -> Non
     digests = _digests(app)
     digests.collect()
     assert not any("early" in r.text for r in digests.to_review())
+
+
+def test_heard_run_fires_on_send_at_on_working_days_and_catches_up_every_minute(
+    app: App,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.runtime.digests import DigestRunner
+
+    jobs = {j.id: j for j in DigestRunner(app, {}).scheduler().get_jobs()}
+    assert set(jobs) == {"digests-cron", "digests-catch-up"}
+    london = ZoneInfo("Europe/London")
+    sunday = datetime(2026, 11, 1, 12, tzinfo=london)
+    fire = jobs["digests-cron"].trigger.get_next_fire_time(None, sunday)
+    assert fire == datetime(2026, 11, 2, 9, 0, tzinfo=london)
+    assert jobs["digests-catch-up"].trigger.interval == timedelta(minutes=1)
