@@ -92,9 +92,8 @@ def main() -> None:
             for out in batch:
                 digests.finish(out, "bench", sent=True)
         took = time.perf_counter() - start
-        print(
-            f"claim and build {built} digests: {took:.1f} s ({took / max(built, 1) * 1000:.0f} ms each)"
-        )
+        each = took / max(built, 1) * 1000
+        print(f"claim and build {built} digests: {took:.1f} s ({each:.0f} ms each)")
         app.close()
 
 
