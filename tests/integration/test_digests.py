@@ -299,3 +299,28 @@ def test_heard_run_fires_on_send_at_on_working_days_and_catches_up_every_minute(
     fire = jobs["digests-cron"].trigger.get_next_fire_time(None, sunday)
     assert fire == datetime(2026, 11, 2, 9, 0, tzinfo=london)
     assert jobs["digests-catch-up"].trigger.interval == timedelta(minutes=1)
+
+
+def test_under_k_the_digest_covers_the_smallest_finished_period_that_reaches_k(
+    db_url: str, clock: Clock
+) -> None:
+    import random
+
+    from tests.reports_seed import Family, Org, seed
+
+    app = _app(db_url, clock)
+    families = [Family(1, 2, ((2026, 11, 3 + i),)) for i in range(3)]
+    families += [Family(1, 2, ((2026, 8, 3 + i),)) for i in range(6)]
+    seed(
+        app.store.engine,
+        Org({1: "North"}, {2: (1, "Ana Lewis")}, tuple(families)),
+        random.Random(2),
+    )
+    digests = _digests(app)
+    digest = digests.preview("Ana Lewis", "2026-11")
+    assert digest.period.label == "2026-Q3" and digest.families == 6
+    report = app.staff.reports.report(cli_viewer(), worker="Ana Lewis", period="2026-Q3")
+    assert digest.families == report.families()
+    text = digests.message(digest).plain()
+    assert "Not enough families answered in 2026-11 alone, so this digest covers 2026-Q3." in text
+    assert digest.as_json()["period"] == "2026-Q3"
