@@ -68,3 +68,8 @@ def test_ordinary_times_and_numbers_stay() -> None:
     assert scrub("It will be 10 minutes late, the meeting is at 3pm.") == (
         "It will be 10 minutes late, the meeting is at 3pm."
     )
+
+
+def test_a_welsh_street_with_its_article_and_children_s_ages_together() -> None:
+    assert scrub("We live at 12 Heol y Bont now.") == "We live at [address] now."
+    assert scrub("My kids are 4 and 6.") == "My kids are [age]."
