@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -213,30 +213,47 @@ class Digests:
         """Claim due digests (with `keys`, only those) and build each one,
         in one transaction."""
         now = self.clock()
-        out: list[Outgoing] = []
         with self.store.begin() as tx:
-            for due in store.claim(tx, owner=owner, now=now, lease_until=now + lease, limit=limit):
-                period = periods.parse(due.period)
-                if due.kind == "manager" and due.manager:
-                    message = self._manager_message(tx, due.manager, period, now)
-                    out.append(
-                        Outgoing(due.id, due.key, "slack", due.manager, "a manager", message)
-                    )
-                    continue
-                member = store.worker(tx, due.worker_id or 0)
-                if member is None:
-                    store.finish(tx, due.id, owner, status="skipped", now=now, error="no_worker")
-                    continue
-                built = self._build(tx, member, period, now, key=due.key)
-                message = self.message(built)
-                if member.slack_user:
-                    platform, address = "slack", member.slack_user
-                elif member.telegram_chat:
-                    platform, address = "telegram", member.telegram_chat
-                else:
-                    platform, address = None, ""
-                out.append(Outgoing(due.id, due.key, platform, address, member.name, message))
+            claimed = store.claim(
+                tx, owner=owner, now=now, lease_until=now + lease, limit=limit, keys=keys
+            )
+        out: list[Outgoing] = []
+        for due in claimed:
+            made = self._outgoing(due, owner, now)
+            if made is not None:
+                out.append(made)
         return out
+
+    def _outgoing(self, due: store.DueDigest, owner: str, now: datetime) -> Outgoing | None:
+        """Build one claimed digest: the figures in a transaction of their own
+        (short, so families' messages never wait on it), the charts after."""
+        period = periods.parse(due.period)
+        if due.kind == "manager" and due.manager:
+            with self.store.begin() as tx:
+                message, reports = self._manager_message(tx, due.manager, period, now)
+            charts = tuple((name, render_report.trend_chart(r, self.words)) for name, r in reports)
+            message = replace(message, charts=charts)
+            return Outgoing(due.id, due.key, "slack", due.manager, "a manager", message)
+        with self.store.begin() as tx:
+            member = store.worker(tx, due.worker_id or 0)
+            if member is None:
+                store.finish(tx, due.id, owner, status="skipped", now=now, error="no_worker")
+                return None
+            built = self._build(tx, member, period, now, key=due.key)
+        message = self.message(self._charted(built))
+        if member.slack_user:
+            platform, address = "slack", member.slack_user
+        elif member.telegram_chat:
+            platform, address = "telegram", member.telegram_chat
+        else:
+            platform, address = None, ""
+        return Outgoing(due.id, due.key, platform, address, member.name, message)
+
+    def _charted(self, d: WorkerDigest) -> WorkerDigest:
+        """`d` with its trend chart drawn (outside any transaction)."""
+        if d.suppressed or d.report is None:
+            return d
+        return replace(d, chart=render_report.trend_chart(d.report, self.words))
 
     def finish(
         self, outgoing: Outgoing, owner: str, *, sent: bool, error: str | None = None
@@ -272,7 +289,8 @@ class Digests:
             member = self._member(tx, worker_ref)
             period = self._period(period_text, now)
             key = f"worker:{member.id}:{period}"
-            return self._build(tx, member, period, now, key=key)
+            built = self._build(tx, member, period, now, key=key)
+        return self._charted(built)
 
     def latest_for_slack_user(self, slack_user: str, command: str) -> DigestMessage | DeskProblem:
         now = self.clock()
@@ -283,17 +301,11 @@ class Digests:
             label = store.latest_period(tx, member.id)
             period = periods.parse(label) if label else self._period(None, now)
             built = self._build(tx, member, period, now, key=f"worker:{member.id}:{period}")
-            message = self.message(built)
-            if member.digests_off:
-                message = DigestMessage(
-                    message.title,
-                    message.lines,
-                    message.sections,
-                    message.footnote + "\n" + self.say("off", command=command),
-                    message.charts,
-                    message.chart_failed,
-                )
-            return message
+        message = self.message(self._charted(built))
+        if member.digests_off:
+            off = self.say("off", command=command)
+            message = replace(message, footnote=message.footnote + "\n" + off)
+        return message
 
     def switch(self, slack_user: str, on: bool, command: str) -> str:
         with self.store.begin() as tx:
@@ -351,7 +363,6 @@ class Digests:
             comments = store.released(tx, member.id, months)
         seed = hmac.new(self.seed, key.encode(), hashlib.sha256).digest()
         ordered = plan_of.ordered(comments, lambda c: str(c.id), seed)
-        chart = render_report.trend_chart(report, self.words)
         return WorkerDigest(
             member.name,
             member.id,
@@ -364,7 +375,7 @@ class Digests:
             _continuity(report),
             tuple(c.text for c in ordered if c.heading == "comment"),
             tuple(c.text for c in ordered if c.heading == "next_steps"),
-            chart,
+            None,
             previous,
             report,
         )
@@ -408,12 +419,15 @@ class Digests:
             self.say("chart_failed"),
         )
 
-    def _manager_message(self, tx: Tx, user: str, period: Period, now: datetime) -> DigestMessage:
+    def _manager_message(
+        self, tx: Tx, user: str, period: Period, now: datetime
+    ) -> tuple[DigestMessage, list[tuple[str, Report]]]:
         """A manager's monthly summary: each of their teams' report, as
-        `heard report --team T --period P` shows it, with its chart."""
+        `heard report --team T --period P` shows it, and the reports to draw
+        the charts from (drawn by the caller, after the transaction)."""
         teams = store_teams(tx)
         lines: list[str] = []
-        charts: list[tuple[str, bytes]] = []
+        charts: list[tuple[str, Report]] = []
         for team_id in store.managers(tx).get(user, []):
             scope = Scope(team_id, None, teams.get(team_id))
             report = self.reports.compile(tx, scope, period, None, now)
@@ -429,9 +443,7 @@ class Digests:
                         )
                     )
             name = (scope.team or "team").lower().replace(" ", "-")
-            charts.append(
-                (f"heard-{name}-{period}.png", render_report.trend_chart(report, self.words))
-            )
+            charts.append((f"heard-{name}-{period}.png", report))
             repo.audit(
                 tx,
                 "digest",
@@ -444,14 +456,10 @@ class Digests:
             team=", ".join(teams[t] for t in store.managers(tx).get(user, []) if t in teams),
             period=period.label,
         )
-        return DigestMessage(
-            title,
-            tuple(lines),
-            (),
-            self.words("explain", k=self.k),
-            tuple(charts),
-            self.say("chart_failed"),
+        message = DigestMessage(
+            title, tuple(lines), (), self.words("explain", k=self.k), (), self.say("chart_failed")
         )
+        return message, charts
 
     # -- comments ------------------------------------------------------------------
 
