@@ -7,14 +7,19 @@ Each family sends /start TOKEN, consents and answers the adult survey, each
 move waiting for the reply (a closed loop). Prints errors (moves without a
 reply in 60 s, ERROR lines in Heard's log), reply latency p50/p99, inputs per
 second, and Heard's memory (peak and last resident set, sampled every 0.5 s).
+Moves still waiting for their reply when the time is up are not in the
+latencies; they are counted, with the longest wait so far, on their own line.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from _telegram_common import BenchTelegram, median, percentile
 from telegram_throughput import (
@@ -27,6 +32,25 @@ from telegram_throughput import (
     start_process,
     stored_answers,
 )
+
+
+class InFlight(dict[int | str, Any]):
+    """The fake's table of families waiting for a reply, remembering when each
+    began to wait, so the moves still waiting at the end can be counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.since: dict[int | str, float] = {}
+        self.left: list[float] = []
+
+    def __setitem__(self, chat: int | str, waiter: Any) -> None:
+        self.since[chat] = time.monotonic()
+        super().__setitem__(chat, waiter)
+
+    def clear(self) -> None:
+        now = time.monotonic()
+        self.left = [now - self.since[chat] for chat in self if chat in self.since]
+        super().clear()
 
 
 def rss_mib(pid: int) -> float:
@@ -46,6 +70,8 @@ def main() -> None:
         db_path, config, log = folder / "heard.db", folder / "heard.toml", folder / "heard.log"
         tokens = prepare_heard(db_path, args.families, tg.bot_username)
         heard_config(config, db_path, tg, paced=False)
+        in_flight = InFlight()
+        tg.waiters = in_flight
         env = {"HEARD_TELEGRAM_TOKEN": tg.token, "HEARD_PSEUDONYM_SECRET": SECRET}
         proc = start_process(
             ["python", "-m", "bot.cli", "--config", str(config), "run"], env, log, tg
@@ -67,6 +93,8 @@ def main() -> None:
             result, cpu = drive_bot(tg, proc, tokens, heard_plan(), args.seconds)
         finally:
             done.set()
+            # Killing Heard cuts its open requests; the fake need not report them.
+            logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
             kill(proc, log)
         stored, journal, sync = stored_answers(db_path)
         errors = [
@@ -85,6 +113,11 @@ def main() -> None:
     print(
         f"reply latency:   p50 {1000 * median(lat):.0f} ms   "
         f"p99 {1000 * percentile(lat, 99):.0f} ms"
+    )
+    left = in_flight.left
+    print(
+        f"still waiting:   {len(left)} moves when time was up"
+        + (f", the longest for {max(left):.1f} s" if left else "")
     )
     print(f"CPU per input:   {1000 * cpu / max(1, result.moves):.2f} ms")
     print(

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.config import Config, load
 from bot.core.durations import parse_duration
 from bot.core.engine import Phase, State
-from bot.core.errors import HeardError
+from bot.core.errors import HeardError, StorageError
 from bot.core.invites import qr_png
 from bot.core.privacy import pseudonym
 from bot.runtime.app import App, build
@@ -359,11 +359,28 @@ def cmd_forget(args: argparse.Namespace) -> int:
                 print("nothing erased")
                 return 1
         erased = app.data_requests.forget(args.code, actor=_actor())
+        scrubbed = _scrub(app)
     finally:
         app.close()
     print(f"erased {erased.respondents} respondent(s); rows removed by table:")
     print(_table_counts(erased.removed))
+    print(scrubbed)
     return 0
+
+
+def _scrub(app: App) -> str:
+    """Remove the deleted rows' bytes from the database files now (see
+    `bot.service.erasure`); the line that says how it went."""
+    try:
+        done = app.scrubber.run()
+    except StorageError as exc:
+        return f"deleted rows not yet scrubbed from the database files ({exc}); heard run will"
+    if done.waiting:
+        return (
+            "deleted rows not yet scrubbed from the database files (busy, or a last reply "
+            "to an erased family is still going out); heard run does it within a minute"
+        )
+    return "deleted rows scrubbed from the database files"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -390,11 +407,14 @@ def cmd_retention(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
         lines = app.retention.plan() if args.dry_run else app.retention.apply(actor=_actor())
+        scrubbed = "" if args.dry_run else _scrub(app)
     finally:
         app.close()
     verb = "would delete" if args.dry_run else "deleted"
     for line in lines:
         print(f"{line.table:<20} {verb} {line.rows:>7}   (kept: {line.policy})")
+    if scrubbed:
+        print(scrubbed)
     return 0
 
 

@@ -97,6 +97,10 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When a family first used it; cleared when that family is erased, so the
+    card cannot be matched by time to what is left of them (an alert)."""
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Whether it was ever used: it stays single-use after the erasure."""
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -222,6 +226,18 @@ class SetAsideInbound(Base):
     set_aside_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class ScrubRequest(Base):
+    """Tables an erasure deleted rows from, waiting for the duty that removes
+    the deleted bytes (`storage.erasure.compact`). Names tables only: nothing
+    about whom or what was erased."""
+
+    __tablename__ = "scrub_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tables: Mapped[str] = mapped_column(String(400))
+    """Comma-separated table names."""
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -309,6 +325,9 @@ class SafeguardingAlert(Base):
     pseudonym: Mapped[str | None] = mapped_column(String(64))
     """The family's keyed pseudonym, so "forget" finds an alert written before
     an invite was used; cleared on erasure."""
+    erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The family was erased: the words and links above are gone, the times
+    kept to the day, and a copy still on its way loses the words once sent."""
     delivery_key: Mapped[str | None] = mapped_column(String(160))
     """"<platform>:<delivery id>" of the message that raised it: one alert per
     delivery, however often it is spooled or redelivered."""

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.errors import ConflictError
+from storage import erasure
 from storage.models import (
     Answer,
     AuditEntry,
@@ -227,7 +228,9 @@ def invite_by_code(session: Session, code: str) -> Invite | None:
 def claim_invite(session: Session, invite_id: int, now: datetime) -> bool:
     """Mark an invite used; False if someone else used it first."""
     result = session.execute(
-        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None)).values(used_at=now)
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.used.is_(False))
+        .values(used_at=now, used=True)
     )
     return bool(_rowcount(result))
 
@@ -377,49 +380,89 @@ def cancel_followups(session: Session, respondent_id: int, kinds: tuple[str, ...
 # -- erasure and audit -----------------------------------------------------------
 
 
-def erase_respondent(session: Session, respondent_id: int) -> None:
+ERASED_TABLES = (
+    "answers",
+    "followups",
+    "outbox",
+    "conversations",
+    "contacts",
+    "promises",
+    "safeguarding_alerts",
+    "invites",
+    "respondents",
+    "processed_inbound",
+)
+"""Tables an erasure deletes from or rewrites, scrubbed after it
+(`storage.erasure`). processed_inbound holds no link to the family but was
+written by their messages, so its pages go through the scrub as well."""
+
+
+def day_of(at: datetime) -> datetime:
+    """The start of `at`'s UTC day: what is kept of a time that could
+    otherwise be matched to an erased family's other traces."""
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def erase_respondent(session: Session, respondent_id: int, now: datetime) -> None:
     """Delete every row that belongs to one person. Explicit deletes rather
-    than relying on cascades, so the guarantee holds on every backend."""
+    than relying on cascades, so the guarantee holds on every backend.
+
+    What stays, for the record of the case and the duty team, loses what a
+    time join could use: the card's `used_at` (the card stays single-use),
+    and the exact times of their alerts and promise answers (kept to the day,
+    so periods still count them). The tables are then queued for scrubbing."""
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
+    invite_id = session.scalar(select(Respondent.invite_id).where(Respondent.id == respondent_id))
+    if invite_id is not None:
+        session.execute(
+            update(Invite).where(Invite.id == invite_id).values(used_at=None, used=True)
+        )
     # A promise's counted outcome stays; its link to the family goes.
-    session.execute(
-        update(Promise).where(Promise.respondent_id == respondent_id).values(respondent_id=None)
-    )
+    for promise in session.scalars(
+        select(Promise).where(Promise.respondent_id == respondent_id)
+    ).all():
+        promise.respondent_id = None
+        promise.asked_at = promise.asked_at and day_of(promise.asked_at)
+        promise.answered_at = promise.answered_at and day_of(promise.answered_at)
     pseud = session.scalar(select(Respondent.pseudonym).where(Respondent.id == respondent_id))
     which = SafeguardingAlert.respondent_id == respondent_id
     if pseud is not None:
         which = or_(which, SafeguardingAlert.pseudonym == pseud)
     _erase_alerts(session, which)
     session.execute(delete(Respondent).where(Respondent.id == respondent_id))
+    session.flush()
+    erasure.request(session, ERASED_TABLES, now)
 
 
 def _erase_alerts(session: Session, which: Any) -> None:
-    alert_ids = [str(i) for i in session.scalars(select(SafeguardingAlert.id).where(which))]
-    if alert_ids:
-        # An alert still on its way to the duty team is kept: their safety
-        # comes first. Copies already delivered lose the family's words.
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.kind == "alert",
-                OutboxMessage.ref.in_(alert_ids),
-                OutboxMessage.status.in_(("sent", "failed", "cancelled")),
-            )
-            .values(text="(erased at the family's request)")
-        )
-    session.execute(
-        update(SafeguardingAlert)
-        .where(which)
-        .values(
-            respondent_id=None,
-            text=None,
-            team_id=None,
-            worker_id=None,
-            invite_id=None,
-            pseudonym=None,
-        )
-    )
+    alerts = list(session.scalars(select(SafeguardingAlert).where(which)))
+    # An alert still on its way to the duty team is kept whole: their safety
+    # comes first (`alert_delivered` clears it once it has gone). Copies
+    # already delivered lose the family's words and their exact times.
+    _forget_alert_copies(session, [a.id for a in alerts])
+    for alert in alerts:
+        alert.erased = True
+        # The delivery that raised it is still remembered (for redeliveries)
+        # with the time it came: that time goes to the day as well.
+        platform, _, key = (alert.delivery_key or "").partition(":")
+        if key:
+            delivery = session.get(ProcessedInbound, (platform, key))
+            if delivery is not None:
+                delivery.processed_at = day_of(delivery.processed_at)
+        alert.respondent_id = None
+        alert.text = None
+        alert.team_id = None
+        alert.worker_id = None
+        alert.invite_id = None
+        alert.pseudonym = None
+        alert.at = day_of(alert.at)
+        if alert.status == "acknowledged":
+            # An open alert keeps its send times: the chase needs them.
+            alert.last_sent_at = alert.last_sent_at and day_of(alert.last_sent_at)
+            alert.delivered_at = alert.delivered_at and day_of(alert.delivered_at)
+            alert.acknowledged_at = alert.acknowledged_at and day_of(alert.acknowledged_at)
+    session.flush()
 
 
 def audit(session: Session, actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
@@ -1012,6 +1055,8 @@ def close_cases(session: Session, invite_ids: Collection[int], now: datetime) ->
     contacts = _rowcount(
         session.execute(delete(Contact).where(Contact.respondent_id.in_(families)))
     )
+    if closed or contacts:
+        erasure.request(session, ("contacts", "outbox", "followups"), now)
     return CaseClosure(closed, cancelled, contacts)
 
 
@@ -1053,10 +1098,11 @@ def upgrade_alert(session: Session, alert: SafeguardingAlert) -> None:
     alert.level = "alert"
 
 
-def erase_alert_words(session: Session, pseudonym: str) -> None:
+def erase_alert_words(session: Session, pseudonym: str, now: datetime) -> None:
     """Forget for a family that never used an invite: their alerts keep the
-    fact, time and response, and lose their words and pseudonym."""
+    fact, day and response, and lose their words and pseudonym."""
     _erase_alerts(session, SafeguardingAlert.pseudonym == pseudonym)
+    erasure.request(session, ("safeguarding_alerts", "outbox", "processed_inbound"), now)
 
 
 def alert_case(session: Session, alert: SafeguardingAlert) -> tuple[str | None, ...]:
@@ -1114,11 +1160,43 @@ def alerts_to_chase(session: Session, sent_before: datetime, limit: int = 100) -
 
 
 def alert_delivered(session: Session, alert_id: int, message_id: str, now: datetime) -> None:
+    """Record that an alert reached the duty team. If the family was erased
+    while it was on its way, the copy now sent loses their words too."""
+    erased = session.scalar(
+        select(SafeguardingAlert.erased).where(SafeguardingAlert.id == alert_id)
+    )
     session.execute(
         update(SafeguardingAlert)
         .where(SafeguardingAlert.id == alert_id, SafeguardingAlert.delivered_at.is_(None))
-        .values(delivered_at=now, message_ref=message_id)
+        .values(delivered_at=day_of(now) if erased else now, message_ref=message_id)
     )
+    if erased and _forget_alert_copies(session, [alert_id]):
+        erasure.request(session, ("outbox",), now)
+
+
+ERASED_ALERT_TEXT = "(erased at the family's request)"
+
+
+def _forget_alert_copies(session: Session, alert_ids: Collection[int]) -> int:
+    """Give the sent copies of these alerts (to the duty team) no words of the
+    family and only the day of their times; how many were changed."""
+    if not alert_ids:
+        return 0
+    copies = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "alert",
+            OutboxMessage.ref.in_([str(i) for i in alert_ids]),
+            OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+            OutboxMessage.text != ERASED_ALERT_TEXT,
+        )
+    ).all()
+    for copy in copies:
+        copy.text = ERASED_ALERT_TEXT
+        copy.created_at = day_of(copy.created_at)
+        copy.next_attempt_at = day_of(copy.next_attempt_at)
+        copy.sent_at = copy.sent_at and day_of(copy.sent_at)
+    session.flush()
+    return len(copies)
 
 
 # -- respondents, by id ---------------------------------------------------------------

@@ -11,7 +11,8 @@ uses it directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.errors import RejectedData, StorageError
-from storage import db
+from storage import db, erasure
 
 Tx = Session
 """An open transaction; pass it to `storage.repo` functions."""
@@ -67,6 +68,16 @@ class Store:
             with self.sessions() as session:
                 yield session
         except SQLAlchemyError as exc:
+            raise StorageError(f"the database is not available ({type(exc).__name__})") from exc
+
+    def compact(self, tables: Collection[str]) -> bool:
+        """Remove the bytes of rows deleted from `tables` (outside any
+        transaction; see `storage.erasure`). False: try again later."""
+        try:
+            return erasure.compact(self.engine, tables)
+        except SQLAlchemyError as exc:
+            raise _translate(exc) from exc
+        except sqlite3.Error as exc:
             raise StorageError(f"the database is not available ({type(exc).__name__})") from exc
 
     def upgrade(self) -> None:

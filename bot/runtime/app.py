@@ -18,6 +18,7 @@ from bot.runtime.metrics import Metrics
 from bot.service.alerts import AlertDesk, Alerts, AlertSink
 from bot.service.conversation import Clock, Conversations
 from bot.service.data_requests import DataRequests
+from bot.service.erasure import Scrubber
 from bot.service.keys import KeyRotation
 from bot.service.monitoring import Monitoring
 from bot.service.retention import RetentionJob
@@ -48,6 +49,11 @@ class App:
     @property
     def retention(self) -> RetentionJob:
         return RetentionJob(self.store, self.config.retention, self.conversation.clock)
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """Removes erased rows' bytes from the database files."""
+        return Scrubber(self.store, self.conversation.clock)
 
     @property
     def monitoring(self) -> Monitoring:

@@ -13,7 +13,7 @@ import logging
 import signal
 
 from bot.core.errors import ConfigError, HeardError
-from bot.runtime import alerts, digests, followups, retention
+from bot.runtime import alerts, digests, erasure, followups, retention
 from bot.runtime.app import App
 from bot.runtime.health import HealthServer
 from bot.runtime.log_format import use_format
@@ -100,7 +100,12 @@ def run(app: App) -> int:
     try:
         channels = channels_for(app)
         desk = app.alert_desk
-        extras: tuple[Extra, ...] = (followups.extra(), alerts.extra(desk), digests.extra())
+        extras: tuple[Extra, ...] = (
+            followups.extra(),
+            alerts.extra(desk),
+            erasure.extra(),
+            digests.extra(),
+        )
         if app.config.retention.nightly:
             extras += (retention.extra(),)
         asyncio.run(serve(app, channels, extras=extras))

@@ -51,8 +51,8 @@ from bot.service.alerts import (
     log_upgrade,
 )
 from bot.service.spool import AlertSpool
+from storage import erasure, repo
 from storage import promises as promise_repo
-from storage import repo
 from storage.models import Invite
 from storage.unit import Store, Tx
 
@@ -294,13 +294,18 @@ class Conversations:
         outbound: list[Outbound],
         queue: ReplyQueue,
         now: datetime,
+        *,
+        farewell: bool = False,
     ) -> list[Outbound]:
-        """Write the replies to the outbox; return the ones to send at once."""
+        """Write the replies to the outbox; return the ones to send at once.
+        `farewell`: the family has just been erased, so the rows are deleted
+        once sent (`storage.erasure.FAREWELL_KIND`)."""
         if not outbound:
             return []
         first = outbound[0]
         behind = repo.chat_is_behind(tx, first.platform, first.chat_id, queue.owner)
         respondent_id = row.id if row is not None else None
+        reply_kind = erasure.FAREWELL_KIND if farewell else repo.REPLY_KIND
         rows = [
             repo.outbound_row(
                 platform=out.platform,
@@ -308,7 +313,7 @@ class Conversations:
                 text=out.text,
                 choices=out.choices,
                 columns=out.columns,
-                kind=repo.HIDE_KIND if out.hide_chat else repo.REPLY_KIND,
+                kind=repo.HIDE_KIND if out.hide_chat else reply_kind,
                 respondent_id=respondent_id,
                 now=now,
             )
@@ -366,7 +371,9 @@ class Conversations:
             outbound.insert(0, hide)
         if queue is not None:
             forgotten = result.state.phase is Phase.FORGOTTEN
-            outbound = self._queue(tx, None if forgotten else loaded.row, outbound, queue, now)
+            outbound = self._queue(
+                tx, None if forgotten else loaded.row, outbound, queue, now, farewell=forgotten
+            )
         return outbound
 
     def _load(self, tx: Tx, pseud: str) -> _Loaded:
@@ -404,7 +411,7 @@ class Conversations:
         invite = repo.invite_by_token(tx, ref) if by_token else repo.invite_by_code(tx, ref)
         if invite is None:
             return engine.InviteRejected("unknown"), None
-        if invite.used_at is not None:
+        if invite.used or invite.used_at is not None:
             if loaded.row is not None and loaded.row.invite_id == invite.id:
                 return engine.StartPlain(), None
             return engine.InviteRejected("used"), None
@@ -436,7 +443,7 @@ class Conversations:
                     self.alert_upgrade(tx, UpgradeContext(pseud, effect.reason, now))
                 continue
             if isinstance(effect, fx.EraseRespondent) and row is None and pseud is not None:
-                repo.erase_alert_words(tx, pseud)
+                repo.erase_alert_words(tx, pseud, now)
                 continue
             if isinstance(effect, fx.RaiseSafeguardingAlert):
                 self.alert_sink(
@@ -494,7 +501,7 @@ class Conversations:
                         now=now,
                     )
                 case fx.EraseRespondent():
-                    repo.erase_respondent(tx, row.id)
+                    repo.erase_respondent(tx, row.id, now)
                     repo.audit(tx, "family", "erased own data", {}, now)
 
     # -- follow-ups ----------------------------------------------------------------

@@ -65,7 +65,7 @@ class DataRequests:
             ids = self._family(tx, raw_code)
             removed = _sum(held.holdings(tx, rid) for rid in ids)
             for rid in ids:
-                repo.erase_respondent(tx, rid)
+                repo.erase_respondent(tx, rid, now)
             repo.audit(
                 tx,
                 actor,

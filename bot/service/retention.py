@@ -5,6 +5,7 @@ batches of `[retention] batch_size` rows, one short transaction per batch, so
 the nightly job never holds a long lock over tables the conversation uses.
 `RetentionJob.plan` counts the same rows and changes nothing (the dry run).
 Only counts are logged and returned: never a row, an id or a date of a row.
+The tables it deleted from are queued for scrubbing (`bot.service.erasure`).
 
 Aggregates already published (a digest sent, a report exported) are not
 recomputed: they stay as they were reported, and a report run later over a
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import RetentionConfig
-from storage import repo
+from storage import erasure, repo
 from storage import retention as rules
 from storage.unit import Store
 
@@ -75,6 +76,7 @@ class RetentionJob:
         deleted = {line.table: line.rows for line in lines if line.rows}
         with self.store.begin() as tx:
             repo.audit(tx, actor, "applied retention", {"deleted": deleted}, self.clock())
+            erasure.request(tx, deleted, self.clock())
         log.info(
             "retention: deleted %s",
             ", ".join(f"{t} {n}" for t, n in deleted.items()) or "nothing",

@@ -182,6 +182,7 @@ def test_heard_export_and_forget_by_code(tmp_path: Path, db_url: str) -> None:
     assert gone.returncode == 0, gone.stderr
     for table, n in data["rows_held"].items():
         assert any(line.split() == [table, str(n)] for line in gone.stdout.splitlines()), table
+    assert gone.stdout.splitlines()[-1] == "deleted rows scrubbed from the database files"
 
     unknown = heard("--config", cfg, "forget", "--code", "ZZZZ-9999", "--yes", cwd=tmp_path)
     assert unknown.returncode == 2

@@ -5,7 +5,7 @@ key), the comments on their way to a digest, and where a worker without
 Slack gets theirs (Telegram) and whether they stopped them.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import storage.models
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
