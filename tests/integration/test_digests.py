@@ -251,7 +251,7 @@ def test_erasing_a_family_erases_their_comment_on_its_way_to_a_digest(app: App) 
     with app.store.read() as tx:
         before = store.comment_counts(tx)
     with app.store.begin() as tx:
-        repo.erase_respondent(tx, 3)
+        repo.erase_respondent(tx, 3, NOW)
     with app.store.read() as tx:
         after = store.comment_counts(tx)
     assert sum(before.values()) - sum(after.values()) == 1
