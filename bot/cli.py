@@ -121,7 +121,9 @@ def cmd_team_list(args: argparse.Namespace) -> int:
 
 def cmd_worker_add(args: argparse.Namespace) -> int:
     app = _app(args)
-    worker_id, name = app.staff.add_worker(args.team, args.name, args.slack_user)
+    worker_id, name = app.staff.add_worker(
+        args.team, args.name, args.slack_user, args.telegram_chat
+    )
     print(f"worker {worker_id}: {name} ({args.team})")
     return 0
 
@@ -250,6 +252,43 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not args.out:
         sys.stdout.write(text)
     app.close()
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """`heard digest --worker W [--period P] --preview [--json]`."""
+    if not args.worker:
+        raise HeardError("say whose digest: heard digest --worker NAME --preview")
+    if not args.preview:
+        raise HeardError(
+            "add --preview to see what would be sent, or send it with: heard digest send --worker "
+            + args.worker
+        )
+    app = _app(args)
+    digests = app.staff.digests
+    made = digests.preview(args.worker, args.period)
+    if args.json:
+        print(json.dumps(made.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(digests.message(made).plain())
+    if args.chart and made.chart:
+        _write(args.chart, made.chart, "--chart")
+    app.close()
+    return 0
+
+
+def cmd_digest_send(args: argparse.Namespace) -> int:
+    """`heard digest send [--worker W] [--period P]`: send now, once."""
+    import asyncio
+
+    from bot.runtime.digests import send_now
+
+    app = _app(args)
+    try:
+        for line in asyncio.run(send_now(app, args.worker, args.period)):
+            print(line)
+    finally:
+        app.close()
     return 0
 
 
@@ -530,6 +569,9 @@ def parser() -> argparse.ArgumentParser:
     wadd.add_argument("--team", required=True)
     wadd.add_argument("--name", required=True)
     wadd.add_argument("--slack-user", help="their Slack user id (U…), to let them make invites")
+    wadd.add_argument(
+        "--telegram-chat", help="their Telegram chat id, for digests if they do not use Slack"
+    )
     wadd.set_defaults(func=cmd_worker_add)
     wsub.add_parser("list", help="list workers").set_defaults(func=cmd_worker_list)
 
@@ -567,6 +609,24 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="write to this file instead of the terminal")
     rep.add_argument("--chart", help="also write the trend chart to this PNG file")
     rep.set_defaults(func=cmd_report)
+
+    dig = sub.add_parser(
+        "digest",
+        help="a worker's digest: preview it, or send digests now",
+        description="Preview what a worker's digest would say (--preview), or send "
+        "digests now (heard digest send). Each digest is sent once per period.",
+    )
+    dig.add_argument("--worker", help="worker id, name or Slack user id")
+    dig.add_argument("--period", help="2026-11, 2026-Q4 or 2026 (default: the newest due)")
+    dig.add_argument("--preview", action="store_true", help="print it; send nothing")
+    dig.add_argument("--json", action="store_true", help="print it as JSON")
+    dig.add_argument("--chart", help="also write the chart to this PNG file")
+    dig.set_defaults(func=cmd_digest)
+    dsub = dig.add_subparsers(dest="digest_command")
+    dsend = dsub.add_parser("send", help="send digests now (each only once per period)")
+    dsend.add_argument("--worker", help="only this worker (default: every worker)")
+    dsend.add_argument("--period", help="2026-11, 2026-Q4 or 2026 (default: the newest due)")
+    dsend.set_defaults(func=cmd_digest_send)
 
     aud = sub.add_parser("audit", help="who saw which report, and refusals")
     aud.add_argument("--since", help="from this date, e.g. 2026-11-01")

@@ -154,6 +154,22 @@ class DataRequestsConfig:
     (who acknowledged it and when, how often it was sent)."""
 
 
+DIGEST_EVERY = ("monthly", "quarterly", "off")
+DIGEST_COMMENTS = ("moderated", "automatic", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestsConfig:
+    """`[digests]`: workers' scheduled digests and managers' summaries."""
+
+    every: str = "monthly"
+    """monthly, quarterly or off (managers' summaries are monthly unless off)."""
+    send_at: time = time(9, 0)
+    """On the first working day of the period, in `[schedule] timezone`."""
+    comments: str = "moderated"
+    """moderated (a manager releases each one), automatic or off."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     database_url: str
@@ -179,6 +195,7 @@ class Config:
     slack: SlackConfig = SlackConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     safeguarding: SafeguardingConfig = SafeguardingConfig()
+    digests: DigestsConfig = DigestsConfig()
     promise_ask_after: timedelta = timedelta(days=1)
     """`[promises] ask_after`: how long after a promise's due time the family
     is asked whether it happened; zero asks at once."""
@@ -344,6 +361,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             "server",
             "data_requests",
             "promises",
+            "digests",
         },
     )
     org = top.text("organisation", "Heard")
@@ -532,6 +550,26 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         else:
             ask_after = pr.duration("ask_after", ask_after)
 
+    dg = top.sub("digests", {"every", "send_at", "comments"})
+    every = dg.text("every", "monthly")
+    if every == "weekly":
+        raise ConfigError(
+            '[digests] every: "weekly" is not offered yet, because figures come from finished '
+            'calendar months; use "monthly" or "quarterly"'
+        )
+    send_at_text = dg.text("send_at", "09:00")
+    try:
+        send_at, _ = parse_window(f"{send_at_text}-{send_at_text}")
+    except ValueError:
+        raise ConfigError(
+            f'[digests] send_at: {send_at_text!r} is not a time of day; write it like "09:00"'
+        ) from None
+    digests = DigestsConfig(
+        every=dg.choice("every", "monthly", DIGEST_EVERY),
+        send_at=send_at,
+        comments=dg.choice("comments", "moderated", DIGEST_COMMENTS),
+    )
+
     return Config(
         database_url=url,
         pseudonym_secret=secret,
@@ -554,6 +592,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         slack=slack,
         schedule=schedule,
         safeguarding=safeguarding,
+        digests=digests,
         promise_ask_after=ask_after,
         source=source,
     )

@@ -75,6 +75,10 @@ class Worker(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    telegram_chat: Mapped[str | None] = mapped_column(String(64))
+    """Where a worker without Slack gets their digest (a Telegram chat id)."""
+    digests_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The worker stopped their scheduled digests (`/heard digest off`)."""
     __table_args__ = (UniqueConstraint("team_id", "name", name="uq_workers_team_name"),)
 
 
@@ -462,4 +466,68 @@ class ReportCell(Base):
     __table_args__ = (
         Index("ix_report_cells_lookup", "k", "period", "team_id", "worker_id"),
         Index("ix_report_cells_snapshot", "k", "snapshot"),
+    )
+
+
+class Digest(Base):
+    """One scheduled digest: a worker's, for one period, or a manager's
+    monthly summary. `key` makes it exactly once: a second process or a
+    restart that plans the same digest finds the row already there, and a
+    row is claimed (with a lease) before it is sent."""
+
+    __tablename__ = "digests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    """"worker:<id>:<period>" or "manager:<slack user>:<period>"."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """worker or manager."""
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
+    manager: Mapped[str | None] = mapped_column(String(64))
+    """The manager's Slack user id, for a manager's summary."""
+    period: Mapped[str] = mapped_column(String(7))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, claimed, sent, skipped (nowhere to send it) or failed."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    """The kind of the last failure, never its text."""
+    platform: Mapped[str | None] = mapped_column(String(16))
+    """Where it went: slack or telegram."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_digests_due", "status", "due_at"),)
+
+
+class DigestComment(Base):
+    """A family's free-text answer on its way to a worker's digest: already
+    scrubbed, and released, withheld or waiting for a manager. Tied to the
+    answer it came from, so erasing the family erases it too. Holds no date
+    a digest would show; `month` only places it in a period."""
+
+    __tablename__ = "digest_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("answers.id", ondelete="CASCADE"),
+        unique=True,
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    heading: Mapped[str] = mapped_column(String(16))
+    """"comment" or "next_steps" (what happens next, in the family's words)."""
+    text: Mapped[str] = mapped_column(Text)
+    """The scrubbed text (or a manager's edit of it)."""
+    status: Mapped[str] = mapped_column(String(16))
+    """pending, released or withheld."""
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When it was shown to the team's managers for moderation."""
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        Index("ix_digest_comments_worker", "worker_id", "month", "status"),
+        Index("ix_digest_comments_offer", "status", "offered_at"),
     )

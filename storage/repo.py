@@ -40,6 +40,7 @@ from storage.models import (
     Base,
     Contact,
     Conversation,
+    DigestComment,
     FollowUp,
     Invite,
     OutboxMessage,
@@ -485,6 +486,13 @@ def erase_respondent(session: Session, respondent_id: int, now: datetime) -> Non
     time join could use: the card's `used_at` (the card stays single-use),
     and the exact times of their alerts and promise answers (kept to the day,
     so periods still count them). The tables are then queued for scrubbing."""
+    session.execute(
+        delete(DigestComment).where(
+            DigestComment.answer_id.in_(
+                select(Answer.id).where(Answer.respondent_id == respondent_id)
+            )
+        )
+    )
     for model in (Answer, FollowUp, OutboxMessage, Conversation, Contact):
         session.execute(delete(model).where(model.respondent_id == respondent_id))
     invite_id = session.scalar(select(Respondent.invite_id).where(Respondent.id == respondent_id))

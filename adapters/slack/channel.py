@@ -79,6 +79,16 @@ from adapters.slack.convert import (
     to_inbound,
     well_formed,
 )
+from adapters.slack.digests import (
+    EDIT_CALLBACK,
+    REVIEW_PREFIX,
+    decided_message,
+    digest_message,
+    edit_modal,
+    parse_value,
+    review_message,
+    submitted,
+)
 from adapters.slack.web import SlackRefused, SlackWeb
 from bot.config import Config, SlackConfig, env_secret
 from bot.core.errors import ConfigError, HeardError, HeldForSafety, StorageError
@@ -88,10 +98,13 @@ from bot.core.texts import STAFF_LOCALE
 from bot.service.ports import (
     ActionHandler,
     DeliveryError,
+    DeskProblem,
+    DigestMessage,
     InboundHandler,
     InviteProblem,
     NotAWorker,
     ReportRefused,
+    ReviewRequest,
     StaffDesk,
     Unreachable,
     UnreachableHandler,
@@ -322,6 +335,54 @@ class SlackChannel:
             return "not_in_channel"
         return ""
 
+    async def send_digest(self, target: str, message: DigestMessage) -> str:
+        """A digest in the worker's (or manager's) DM, then its charts
+        uploaded privately there; a chart that will not upload leaves the
+        digest as text with a line saying so."""
+        web_api = self._api()
+        channel = await web_api.open_dm(target) if _is_user(target) else target
+        ts = await web_api.post_message(channel, digest_message(message))
+        for filename, png in message.charts:
+            try:
+                await web_api.upload(
+                    channel, png, filename=filename, title=message.title, alt_text=message.title
+                )
+            except DeliveryError as exc:
+                log.warning("could not upload a digest chart: %s", exc)
+                with contextlib.suppress(DeliveryError):
+                    await web_api.post_message(channel, {"text": message.chart_failed})
+        return ts
+
+    async def send_review(self, manager: str, request: ReviewRequest) -> str:
+        """Show a scrubbed comment to one manager with Release, Withhold, Edit."""
+        web_api = self._api()
+        labels = {a: self._staff_text(f"review_{a}") for a in ("release", "withhold", "edit")}
+        return await web_api.post_message(
+            await web_api.open_dm(manager), review_message(request, labels)
+        )
+
+    async def open_for_sending(self) -> None:
+        """Only the Web API, for sending from the command line (no listener)."""
+        self._session = aiohttp.ClientSession()
+        client = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self._base_url,
+            session=self._session,
+            timeout=15,
+            logger=_library_logger("heard.slack.sdk"),
+        )
+        self._web = SlackWeb(
+            client,
+            per_channel_per_second=self.settings.max_per_channel_per_second,
+            backoff=self._backoff,
+        )
+
+    async def close_for_sending(self) -> None:
+        await self._close()
+
+    def _staff_text(self, key: str, **values: object) -> str:
+        return self.desk.texts.get(STAFF_LOCALE, key, **values)
+
     def add_action_handler(self, prefix: str, handler: ActionHandler) -> None:
         """Call `handler(user_id, value, channel_id, message_ts)` for a press on
         any button whose `action_id` or value starts with `prefix` (a value is
@@ -390,6 +451,7 @@ class SlackChannel:
         bolt.event("message")(self._on_message_event)
         bolt.command(re.compile(r".*"))(self._on_command)
         bolt.action(re.compile(r".*"))(self._on_action)
+        bolt.view(EDIT_CALLBACK)(self._on_edit_submitted)
         return bolt
 
     async def _start_http(self) -> None:
@@ -510,6 +572,9 @@ class SlackChannel:
         action = actions[0] if isinstance(actions[0], dict) else {}
         action_id = str(action.get("action_id") or "")
         value = str(action.get("value") or "")
+        if value.startswith(REVIEW_PREFIX):
+            self._spawn(self._review(body, value))
+            return
         for prefix, handler in self._action_handlers.items():
             if value.startswith(prefix):
                 self._spawn(self._run_action_handler(handler, body, action))
@@ -565,6 +630,10 @@ class SlackChannel:
                 await ack(
                     text=self.desk.say("promise_usage", command=name), response_type="ephemeral"
                 )
+            elif parsed.action is Action.DIGEST:
+                await ack()
+                acked = True
+                self._spawn(self._digest(command, parsed, name))
             elif parsed.action is Action.REPORT:
                 await ack()
                 acked = True
@@ -805,6 +874,98 @@ class SlackChannel:
         except Exception as exc:
             _log_failure("uploading a report file", exc)
 
+    async def _digest(self, command: Mapping[str, Any], parsed: Command, name: str) -> None:
+        """`/heard digest`: the latest digest, in the worker's DM with its
+        chart; `/heard digest off|on`: stop or restart the scheduled ones."""
+        user = str(command.get("user_id") or "")
+        channel = str(command.get("channel_id") or "")
+        staff = self.desk.staff
+        try:
+            if parsed.switch:
+                said = await asyncio.to_thread(
+                    staff.digests_switch, user, parsed.switch == "on", name
+                )
+                await self._tell_worker(channel, user, {"text": said})
+                return
+            outcome = await asyncio.to_thread(staff.digest_for_slack_user, user, name)
+        except StorageError:
+            log.warning("database unavailable; could not show a digest in Slack")
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        except Exception as exc:
+            _log_failure("showing a digest in Slack", exc)
+            await self._tell_worker(channel, user, {"text": self._worker_sorry()})
+            return
+        if isinstance(outcome, DeskProblem):
+            await self._tell_worker(channel, user, {"text": escape(outcome.message)})
+            return
+        try:
+            await self.send_digest(user, outcome)
+        except DeliveryError as exc:
+            log.warning("could not send a digest asked for in Slack: %s", exc)
+
+    async def _review(self, body: Mapping[str, Any], value: str) -> None:
+        """A manager pressed Release, Withhold or Edit under a comment."""
+        parsed = parse_value(value)
+        user = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or "")
+        ts = str(container.get("message_ts") or "")
+        if parsed is None:
+            return
+        action, comment_id = parsed
+        if action == "edit":
+            text = _quoted(body.get("message"))
+            words = {
+                "title": self._staff_text("review_modal_title"),
+                "label": self._staff_text("review_modal_label"),
+                "submit": self._staff_text("review_modal_submit"),
+            }
+            trigger = str(body.get("trigger_id") or "")
+            try:
+                client = self._api().client
+                await self._api().call(
+                    "views.open",
+                    lambda: client.views_open(
+                        trigger_id=trigger, view=edit_modal(comment_id, text, channel, ts, words)
+                    ),
+                )
+            except DeliveryError as exc:
+                log.warning("could not open the comment edit modal: %s", exc)
+            return
+        await self._decide(user, comment_id, action, None, channel, ts)
+
+    async def _on_edit_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        found = submitted(body.get("view") or {})
+        if found is None:
+            return
+        comment_id, text, channel, ts = found
+        user = str((body.get("user") or {}).get("id") or "")
+        self._spawn(self._decide(user, comment_id, "edit", text, channel, ts))
+
+    async def _decide(
+        self, user: str, comment_id: int, action: str, text: str | None, channel: str, ts: str
+    ) -> None:
+        try:
+            outcome = await asyncio.to_thread(
+                self.desk.staff.review_comment, user, comment_id, action, text
+            )
+        except Exception as exc:
+            _log_failure("deciding on a comment", exc)
+            return
+        log.info("a comment review: %s", type(outcome).__name__)
+        try:
+            if isinstance(outcome, DeskProblem):
+                await self._api().post_ephemeral(channel, user, {"text": escape(outcome.message)})
+                return
+            title = self._staff_text("review_decided_title")
+            await self._api().update(
+                channel, ts, decided_message(title, outcome.text, outcome.note)
+            )
+        except DeliveryError as exc:
+            log.warning("could not show a comment decision: %s", exc)
+
     async def _tell_worker(self, channel: str, user: str, payload: Mapping[str, Any]) -> None:
         """Answer a worker privately where they typed the command; if the app
         cannot post there (a channel it is not in), in their DM instead."""
@@ -852,6 +1013,17 @@ def _signed(verifier: SignatureVerifier, raw: bytes, headers: Mapping[str, str])
     if not timestamp or not signature or not timestamp.isdigit():
         return False
     return verifier.is_valid(raw, timestamp, signature)
+
+
+def _quoted(message: Any) -> str:
+    """The comment text of a review message (its quoted section)."""
+    if not isinstance(message, Mapping):
+        return ""
+    for block in message.get("blocks") or []:
+        text = ((block or {}).get("text") or {}).get("text") or ""
+        if block.get("type") == "section" and text.startswith("> "):
+            return str(text[2:]).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return ""
 
 
 def _is_user(target: str) -> bool:

@@ -1,7 +1,8 @@
 """The staff slash command: `/heard invite [young] [LANG]`,
-`/heard promise CODE "what you promised" by DATE`, `help`, and for managers
-`/heard report [TEAM] [PERIOD] [csv]`, `/heard reassign CODE @user` and
-`/heard yousaid [TEAM] "what changed"` (a preview with a Send button).
+`/heard promise CODE "what you promised" by DATE`, `/heard digest [on|off]`,
+`help`, and for managers `/heard report [TEAM] [PERIOD] [csv]`,
+`/heard reassign CODE @user` and `/heard yousaid [TEAM] "what changed"` (a
+preview with a Send button).
 
 `parse` reads what the worker typed (pure). `WorkerDesk` asks the service's
 `StaffDesk` port for an invite (one transaction, synchronously, so the
@@ -49,6 +50,7 @@ class Action(StrEnum):
     REASSIGN_USAGE = "reassign_usage"
     YOU_SAID = "yousaid"
     YOU_SAID_USAGE = "yousaid_usage"
+    DIGEST = "digest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Command:
     """For a report: the team's name as typed (may hold spaces)."""
     period: str = ""
     want_csv: bool = False
+    switch: str = ""
+    """For a digest: "on", "off", or "" to see the latest."""
 
 
 _PROMISE = re.compile(
@@ -109,6 +113,13 @@ def parse(text: str, *, set_ids: Collection[str], texts: Texts) -> Command:
         return Command(Action.HELP)
     if head in ("report", "reports"):
         return _report(words[1:])
+    if head in ("digest", "digests"):
+        rest = [w.lower() for w in words[1:]]
+        if not rest:
+            return Command(Action.DIGEST)
+        if len(rest) == 1 and rest[0] in ("on", "off"):
+            return Command(Action.DIGEST, switch=rest[0])
+        return Command(Action.HELP, unknown=words[1])
     if head == "promise":
         match = _PROMISE.match(text)
         if match is None:

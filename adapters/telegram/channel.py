@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import web
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, InputFile, Message, Update
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -58,6 +58,7 @@ from bot.core.texts import Texts
 from bot.service.ports import (
     ActionHandler,
     DeliveryError,
+    DigestMessage,
     InboundHandler,
     TransientError,
     Unreachable,
@@ -69,6 +70,8 @@ log = logging.getLogger("heard.telegram")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_ATTEMPTS = 6
+DIGEST_PART = 4000
+"""Characters per message of a digest (Telegram takes up to 4096)."""
 STOP_GRACE = 10.0
 """Seconds a clean stop waits for replies still being sent."""
 CHATS_AT_ONCE = 4
@@ -545,6 +548,45 @@ class TelegramChannel:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 8.0)
         raise TransientError("Telegram did not accept the message after several tries")
+
+    async def send_digest(self, target: str, message: DigestMessage) -> str:
+        """A worker's digest as a message, then each chart as a photo; a chart
+        that will not go leaves the text with a line saying so."""
+        text = message.plain()
+        message_id = ""
+        for start in range(0, len(text), DIGEST_PART):
+            message_id = await self._send_one(target, text[start : start + DIGEST_PART], None)
+        for filename, png in message.charts:
+            try:
+                await self.pacer.wait(target)
+                await self.bot.send_photo(
+                    target, photo=InputFile(png, filename=filename), caption=message.title[:1000]
+                )
+            except TelegramError as exc:
+                log.warning("could not send a digest chart: %s", type(exc).__name__)
+                with contextlib.suppress(DeliveryError):
+                    await self._send_one(target, message.chart_failed, None)
+        return message_id
+
+    async def open_for_sending(self) -> None:
+        """Only the Bot API, for sending from the command line (no polling)."""
+        builder = ApplicationBuilder().token(self.token).updater(None)
+        if self.config.base_url:
+            root = self.config.base_url.rstrip("/").removesuffix("/bot")
+            builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+        self.application = builder.build()
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise ConfigError(
+                f"[telegram] token_env: Telegram rejected the token in {self.config.token_env}; "
+                "copy it again from BotFather"
+            ) from None
+
+    async def close_for_sending(self) -> None:
+        if self.application is not None:
+            await self.application.shutdown()
+            self.application = None
 
     async def _unreachable(self, chat_id: str) -> None:
         if self._on_unreachable is not None:

@@ -84,6 +84,12 @@ _STREET = (
     r"heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|maes|stad|clos|llwyn|bryn"
 )
 _CAP = r"[A-ZÀ-ÖØ-ÞŴŶ][\w'’\-]*"
+_SHOPS = (
+    r"Tesco|Asda|Aldi|Lidl|Co-op|Coop|Spar|Morrisons|Sainsbury'?s|McDonald'?s|Greggs|Boots|"
+    r"Argos|Primark|Iceland|Costa|Starbucks|KFC|Wetherspoons?|B&M|Home Bargains|Poundland|"
+    r"Currys|Halfords|Matalan|Wilko|Subway|Nando'?s|Londis|Farmfoods|Jobcentre(?: Plus)?|"
+    r"Amazon|Screwfix|Toolstation|B&Q|Dunelm|Next|Peacocks"
+)
 _STREETS = rf"(?i:{_STREET})"
 _WORD = r"[\w'’\-]+"
 
@@ -94,7 +100,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "handle",
         re.compile(
             r"(?<![\w@])@[A-Za-z0-9_.]{2,30}"
-            r"|\b(?:snap(?:chat)?|insta(?:gram)?|ig|tiktok|tik tok|facebook|fb|twitter)"
+            r"|\b(?:snap(?:chat)?|insta(?:gram)?|ig|tiktok|tik tok|facebook|fb|twitter|youtube|yt|"
+            r"discord|twitch|threads|whatsapp|telegram|reddit|xbox|psn|gamertag)"
             r"(?:\s+(?:name|handle|account|username|is|id|as|on|at|:|-))*\s*[:\-]?\s+"
             r"(?!(?:is|as|the|a|an|and|or|but|me|him|her|them|it)\b)[A-Za-z0-9_.]{3,30}",
             re.I,
@@ -115,12 +122,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "address",
         re.compile(
             rf"\b(?:(?i:flat|fflat|apartment|apt|unit|rhif)\s*\d+[a-zA-Z]?,?\s*)?"
-            rf"\d{{1,4}}[a-zA-Z]?,?\s+(?:[\w'’\-]+\s+){{0,3}}{_STREETS}\b(?:\s+{_CAP}){{0,2}}"
+            rf"\d{{1,4}}[a-zA-Z]?,?\s+(?:[\w'’\-]+\s+){{0,3}}{_STREETS}\b"
+            rf"(?:\s+(?:y|yr|'r)(?=\s+[A-Z]))?(?:\s+{_CAP}){{0,2}}"
             rf"|\b(?i:number|no\.?|rhif)\s+\d{{1,4}}[a-zA-Z]?\b"
             rf"|\b(?:Tŷ|Ty|Bryn|Pen|Maes|Pant|Cae|Llys|Plas|Bod|Hafod|Fron|Gwern|Rhos)[\s\-]+"
             rf"(?:(?:y|yr|'r)[\s\-]+)?{_CAP}(?:[\s\-]+{_CAP})?"
             rf"|\b(?i:flat|fflat|apartment|apt|unit)\s*\d+[a-zA-Z]?\b"
-            rf"|\b(?i:heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|stad|clos)\s+(?:{_CAP}\s?){{1,3}}"
+            rf"|\b(?:\d{{1,4}}[a-zA-Z]?,?\s+)?(?i:heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|stad|clos)"
+            rf"\s+(?:(?:y|yr|'r)\s+)?(?:{_CAP}\s?){{1,3}}"
             rf"|\b(?:{_CAP}\s+){{1,3}}(?:Road|Rd|Street|St|Lane|Avenue|Ave|Close|Drive|Way|"
             rf"Crescent|Court|Place|Terrace|Gardens|Grove|Park|Square|Hill|Row|Walk|View|Rise|"
             rf"Mews|Parade|Green)\b",
@@ -132,7 +141,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b(?!/)|\b\d{{1,2}}[.\-]\d{{1,2}}[.\-]\d{{2,4}}\b"
             rf"|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
             rf"|\b(?:(?:{_DAYS})\s+)?(?:the\s+)?{_ORD}\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?\b"
+            rf"|\bthe\s+\d{{1,2}}(?:st|nd|rd|th)\b(?!\s+(?:time|floor|place|worker|one|person|"
+            rf"visit|meeting|attempt|call|day|week|month|year|birthday))"
             rf"|\b(?:on|by|from|until|till|since|before|after)\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"
+            rf"(?:\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?\b)?"
+            rf"|\b{_MONTH}\s+(?:19|20)\d{{2}}\b"
+            rf"|\b(?:in|since|from|during|until|till|before|after)\s+(?:19|20)\d{{2}}\b"
             rf"|\b\d{{1,2}}(?:st|nd|rd|th)\s+birthday\b"
             rf"|\b(?:(?:{_DAYS})\s+)?{_MONTH}\s+(?:the\s+)?{_ORD}(?:,?\s+\d{{4}})?\b"
             rf"|\b(?:{_DAYS})\s+(?:the\s+)?{_ORD}\b"
@@ -150,9 +164,15 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"|\b(?:aged|age|oed|yn)\s+{_NUM}(?:\s+(?:oed|years?|mlwydd(?:\s+oed)?))?\b"
             rf"|\b{_NUM}\s+(?:oed|mlwydd oed|mlwydd)\b"
             rf"|\b(?:(?:s?he|they|he|she)(?:'s|’s|\s+is|\s+are|\s+was|\s+turned|\s+turns)|"
-            rf"turned|turns|turning|is|was)\s+(?:only\s+|just\s+|nearly\s+|almost\s+)?{_NUM}\b"
+            rf"turned|turns|turning|is|was|are|were)\s+(?:only\s+|just\s+|nearly\s+|almost\s+)?"
+            rf"{_NUM}(?:\s+and\s+{_NUM})?\b"
             rf"(?!\s*(?:%|pm|am|p\.m|a\.m|:|\.\d|minutes?|mins?|hours?|hrs?|days?|weeks?|"
             rf"times?|stars?|out of|of|workers?|people|pounds?|quid|miles?|o'clock))"
+            rf"|\b(?:in|into|starting|started|starts|going into|moving up to|ym\s+mlwyddyn)\s+"
+            rf"(?:year|yr|blwyddyn)\s+\d{{1,2}}\b"
+            rf"|\bage of\s+{_NUM}\b"
+            rf"|\b(?:will|'ll|’ll|going to)\s+be\s+{_NUM}\b"
+            rf"(?!\s*(?:%|pm|am|:|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|times?|pounds?|quid|miles?|o'clock|late|early))"
             rf"|(?<=[A-Za-z])\s*\(\s*\d{{1,2}}\s*\)"
             rf"|(?<=[A-Za-z]),\s*\d{{1,2}}\s*,",
             re.I,
@@ -175,7 +195,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"\b(?:{_CAP}\s+){{1,3}}(?:surgery|medical centre|health centre|hospital|clinic|"
             rf"infirmary|ward|church|chapel|mosque|temple|arms|inn|tavern|hotel|centre|"
             rf"library|leisure centre|estate|barracks|prison|station)\b"
-            rf"|\b(?:ward|feddygfa|capel|eglwys|canolfan|ysbyty)\s+(?:\d+|{_CAP})(?:\s+(?:at|in|yn)\s+(?:{_CAP}\s*){{1,3}})?"
+            rf"|\b(?i:ward|feddygfa|capel|eglwys|canolfan|ysbyty)\s+(?:\d+|[A-Z]\d*|{_CAP})"
+            rf"(?:,?\s+(?:at|in|yn)?\s*(?:{_CAP}\s*){{1,3}})?"
+            rf"|\b(?:{_CAP}\s+){{1,2}}(?:General|Royal|Infirmary)(?:\s+Hospital)?\b"
+            rf"|\b(?:{_SHOPS})(?:\s+(?i:depot|warehouse|store|superstore|extra|express|"
+            rf"factory|office|distribution centre|car park))?"
+            rf"(?:\s+(?:in|at|on|yn)\s+{_CAP}(?:\s+{_CAP})?)?"
+            rf"|\b(?:{_CAP}\s+){{1,2}}(?i:depot|warehouse|factory|industrial estate|retail park|"
+            rf"business park|community centre|family centre|children's centre|food bank)\b"
             rf"|\b(?:St|Saint)\.?\s+{_CAP}(?:'s|’s)?(?:\s+{_CAP})*"
             rf"|\bthe\s+{_CAP}\s+(?:Arms|Inn|Head|Lion|Oak|Crown|Bull)\b",
         ),

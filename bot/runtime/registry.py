@@ -14,7 +14,7 @@ from typing import Any, Protocol, TextIO
 from bot.config import Config
 from bot.core.errors import ConfigError
 from bot.core.messages import Inbound, Outbound
-from bot.service.ports import Channel, StaffDesk
+from bot.service.ports import Channel, DigestMessage, StaffDesk
 
 CONSOLE = "adapters.console"
 
@@ -32,6 +32,27 @@ def load_channel(platform: str, config: Config, staff: StaffDesk) -> Channel:
         raise ConfigError(f"no adapter for the platform {platform!r}") from None
     channel: Channel = module.channel_from_config(config, staff)
     return channel
+
+
+class StandaloneSender(Protocol):
+    """A channel that can send digests without listening (`heard digest send`)."""
+
+    platform: str
+
+    async def open_for_sending(self) -> None: ...
+
+    async def close_for_sending(self) -> None: ...
+
+    async def send_digest(self, target: str, message: DigestMessage) -> str: ...
+
+
+def digest_senders(config: Config, staff: StaffDesk) -> dict[str, StandaloneSender]:
+    """The enabled platforms' channels, for sending digests from the CLI."""
+    out: dict[str, StandaloneSender] = {}
+    for platform in enabled_platforms(config):
+        channel: Any = load_channel(platform, config, staff)
+        out[platform] = channel
+    return out
 
 
 def enabled_platforms(config: Config) -> list[str]:

@@ -15,7 +15,7 @@ import signal
 
 from bot.config import Config, check_run_secret
 from bot.core.errors import ConfigError, HeardError
-from bot.runtime import alerts, erasure, followups, retention
+from bot.runtime import alerts, digests, erasure, followups, retention
 from bot.runtime.app import App
 from bot.runtime.health import HealthServer
 from bot.runtime.log_format import redact_logs, use_format
@@ -157,7 +157,12 @@ def run(app: App) -> int:
     try:
         channels = channels_for(app)
         desk = app.alert_desk
-        extras: tuple[Extra, ...] = (followups.extra(), alerts.extra(desk), erasure.extra())
+        extras: tuple[Extra, ...] = (
+            followups.extra(),
+            alerts.extra(desk),
+            erasure.extra(),
+            digests.extra(),
+        )
         if app.config.retention.nightly:
             extras += (retention.extra(),)
         asyncio.run(serve(app, channels, extras=extras))

@@ -27,6 +27,8 @@ __all__ = [
     "Channel",
     "DeliveryError",
     "DeskProblem",
+    "DigestMessage",
+    "DigestSender",
     "InboundHandler",
     "InviteMade",
     "InviteOutcome",
@@ -38,6 +40,9 @@ __all__ = [
     "ReportOutcome",
     "ReportRefused",
     "RetryAfter",
+    "ReviewDecided",
+    "ReviewOutcome",
+    "ReviewRequest",
     "StaffDesk",
     "TransientError",
     "Unreachable",
@@ -197,6 +202,69 @@ class ReportRefused:
 ReportOutcome = ReportMade | ReportRefused
 
 
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """A digest ready for a chat platform, already through disclosure control:
+    a title, the figures as lines, comment sections, a footnote and charts
+    (PNG) to attach privately. `chart_failed` is said when a chart cannot be
+    attached, so the digest still goes out as text."""
+
+    title: str
+    lines: tuple[str, ...]
+    sections: tuple[ReportSection, ...]
+    footnote: str
+    charts: tuple[tuple[str, bytes], ...]
+    """(file name, PNG)."""
+    chart_failed: str
+
+    def plain(self) -> str:
+        """The whole digest as plain text (the console, Telegram, fallbacks)."""
+        parts = [self.title, "", *self.lines]
+        for section in self.sections:
+            parts += ["", section.title, *(f"• {line}" for line in section.lines)]
+        parts += ["", self.footnote]
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """A scrubbed comment shown to a team's managers to release, withhold or
+    edit before it may reach the worker's digest."""
+
+    comment_id: int
+    title: str
+    intro: str
+    text: str
+    managers: tuple[str, ...]
+    """Slack user ids."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecided:
+    status: str
+    """released or withheld."""
+    text: str
+    note: str
+    """What to show in place of the buttons, e.g. "Released by <@U…>"."""
+
+
+ReviewOutcome = ReviewDecided | DeskProblem
+
+
+@runtime_checkable
+class DigestSender(Protocol):
+    """A channel that can deliver digests to staff (Slack, Telegram)."""
+
+    platform: str
+
+    async def send_digest(self, target: str, message: DigestMessage) -> str:
+        """Send a digest privately to `target` (a Slack user id or a Telegram
+        chat id), charts attached where the platform can; returns the message
+        id. A chart that fails to upload leaves a text-only digest. Raises a
+        DeliveryError subclass when the digest itself cannot go."""
+        ...
+
+
 class StaffDesk(Protocol):
     """The staff use cases a chat platform offers its workers and managers.
     Synchronous (each call is one transaction): run it on a worker thread."""
@@ -239,4 +307,18 @@ class StaffDesk(Protocol):
         """The report a manager or admin asked for in Slack (`team` may be
         empty), or a refusal; either way audited. Raises StorageError when the
         database cannot be used."""
+        ...
+
+    def digest_for_slack_user(self, slack_user: str, command: str) -> DigestMessage | DeskProblem:
+        """The latest digest of the worker registered as `slack_user`."""
+        ...
+
+    def digests_switch(self, slack_user: str, on: bool, command: str) -> str:
+        """Turn a worker's scheduled digests on or off; the answer to show."""
+        ...
+
+    def review_comment(
+        self, slack_user: str, comment_id: int, action: str, text: str | None
+    ) -> ReviewOutcome:
+        """A manager's Release, Withhold or Edit (with `text`) of a comment."""
         ...

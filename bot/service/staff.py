@@ -4,6 +4,7 @@ platforms offer administrators, workers and managers."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,10 +18,12 @@ from bot.core.texts import Texts
 from bot.service import cases, render_report
 from bot.service.admin import add_team, add_worker, create_invite, demo_invite, find_worker
 from bot.service.conversation import Conversations
+from bot.service.digests import Digests
 from bot.service.ports import (
     CaseMoved,
     CaseOutcome,
     DeskProblem,
+    DigestMessage,
     InviteMade,
     InviteOutcome,
     InviteProblem,
@@ -31,12 +34,14 @@ from bot.service.ports import (
     ReportOutcome,
     ReportRefused,
     ReportSection,
+    ReviewOutcome,
     YouSaidOutcome,
     YouSaidReady,
     YouSaidSent,
 )
 from bot.service.promises import Promises
 from bot.service.reports import Reports, Row, Viewer
+from storage import digests as store_digests
 from storage import repo
 from storage import reports as store_reports
 from storage.unit import Store
@@ -94,9 +99,18 @@ class Staff:
         with self.store.read() as tx:
             return [(t.id, t.name) for t in repo.list_teams(tx)]
 
-    def add_worker(self, team: str, name: str, slack_user: str | None) -> tuple[int, str]:
+    def add_worker(
+        self, team: str, name: str, slack_user: str | None, telegram_chat: str | None = None
+    ) -> tuple[int, str]:
+        """`telegram_chat`: where a worker without Slack gets their digest."""
+        if telegram_chat is not None and not telegram_chat.strip().lstrip("-").isdigit():
+            raise HeardError(
+                f"--telegram-chat {telegram_chat!r}: a Telegram chat id is a number, e.g. 123456789"
+            )
         with self.store.begin() as tx:
             worker = add_worker(tx, team, name, slack_user, self.clock())
+            if telegram_chat:
+                store_digests.set_telegram_chat(tx, worker.id, telegram_chat.strip())
             return worker.id, worker.name
 
     def list_workers(self) -> list[WorkerInfo]:
@@ -319,6 +333,22 @@ class Staff:
                 raise NotFoundError(f"Slack user {slack_user} is not a manager{where}")
             repo.audit(tx, "admin", "manager removed", {"teams": removed}, now)
             return removed
+
+    @property
+    def digests(self) -> Digests:
+        seed = hmac.new(self.config.pseudonym_secret, b"digest comment order", "sha256").digest()
+        return Digests(self.store, self.config, self.texts, self.clock, seed)
+
+    def digest_for_slack_user(self, slack_user: str, command: str) -> DigestMessage | DeskProblem:
+        return self.digests.latest_for_slack_user(slack_user, command)
+
+    def digests_switch(self, slack_user: str, on: bool, command: str) -> str:
+        return self.digests.switch(slack_user, on, command)
+
+    def review_comment(
+        self, slack_user: str, comment_id: int, action: str, text: str | None
+    ) -> ReviewOutcome:
+        return self.digests.review(slack_user, comment_id, action, text)
 
     def report_for_slack_user(
         self, slack_user: str, *, team: str, period: str, want_csv: bool, command: str

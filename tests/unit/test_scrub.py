@@ -44,3 +44,32 @@ def test_ordinary_words_that_are_also_names_stay_at_the_start_of_a_sentence() ->
 def test_ordinary_feedback_is_left_alone() -> None:
     text = "She was honest with us and explained what happens next. 5 stars, 3 workers in a year."
     assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("She came out on the 3rd of March to see us.", ["3rd", "March"]),
+        ("She came up to Ward 7 at Glanmor General with my mam.", ["7", "Glanmor", "General"]),
+        ("I work nights at the Asda depot in Coedmawr.", ["Asda", "Coedmawr"]),
+        ("My boy is going into year 6 in September.", ["6"]),
+        ("We moved here in March 2024.", ["March", "2024"]),
+        ("Add me on discord jaydenx99 if you want.", ["jaydenx99"]),
+        ("She will be 12 next week.", ["12"]),
+    ],
+)
+def test_dates_places_school_years_and_handles_are_removed(text: str, gone: list[str]) -> None:
+    cleaned = scrub(text)
+    for word in gone:
+        assert word not in cleaned, cleaned
+
+
+def test_ordinary_times_and_numbers_stay() -> None:
+    assert scrub("It will be 10 minutes late, the meeting is at 3pm.") == (
+        "It will be 10 minutes late, the meeting is at 3pm."
+    )
+
+
+def test_a_welsh_street_with_its_article_and_children_s_ages_together() -> None:
+    assert scrub("We live at 12 Heol y Bont now.") == "We live at [address] now."
+    assert scrub("My kids are 4 and 6.") == "My kids are [age]."
