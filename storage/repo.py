@@ -430,6 +430,7 @@ def schedule_followup(
         "due_at": due_at,
         "status": "pending",
         "created_at": now,
+        "attempts": 0,
     }
     _run_count(session, "schedule", params)
 
