@@ -295,14 +295,32 @@ def test_retention_deletes_are_scrubbed_too(
         assert _bytes_holding(db_url, [CHAT, "xylophone", "marmalade"]) == []
 
 
-def test_the_migration_clears_used_at_of_cards_whose_family_is_gone(db_url: str) -> None:
+def test_the_migration_clears_used_at_of_cards_whose_family_is_gone(
+    db_url: str, tmp_path: Path
+) -> None:
+    if db_url.startswith("sqlite"):
+        db_url = f"sqlite:///{tmp_path / 'before-erasure.db'}"
     eng = db.make_engine(db_url)
     try:
-        command.downgrade(db.alembic_config(eng), "0007")
+        config = db.alembic_config(eng)
+        if eng.dialect.name == "sqlite":  # a new file, brought up to the revision before
+            command.upgrade(config, "0008")
+        else:
+            command.downgrade(config, "0008")  # the revision before erasure's
         now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
         with db.session_factory(eng).begin() as s:
-            team = repo.add_team(s, "North", now)
-            worker = repo.add_worker(s, team, "Sam", None, now)
+            # Plain SQL: the models describe the newest schema, not this one.
+            team_id = s.execute(
+                text("INSERT INTO teams (name, created_at) VALUES ('North', :now) RETURNING id"),
+                {"now": now},
+            ).scalar_one()
+            worker_id = s.execute(
+                text(
+                    "INSERT INTO workers (team_id, name, active, created_at)"
+                    " VALUES (:team, 'Sam', :yes, :now) RETURNING id"
+                ),
+                {"team": team_id, "yes": True, "now": now},
+            ).scalar_one()
             rows = [
                 {"token": t, "code": c, "used_at": u}
                 for t, c, u in (("gone", "GONE-0001", now), ("new", "NEWC-0001", None))
@@ -314,7 +332,7 @@ def test_the_migration_clears_used_at_of_cards_whose_family_is_gone(db_url: str)
                         " created_at, expires_at, used_at) VALUES (:token, :code, :team,"
                         " :worker, 'adult', 'en', :now, :now, :used_at)"
                     ),
-                    {**row, "team": team.id, "worker": worker.id, "now": now},
+                    {**row, "team": team_id, "worker": worker_id, "now": now},
                 )
         db.upgrade(eng)
         with db.session_factory(eng)() as s:

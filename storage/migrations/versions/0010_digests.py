@@ -22,11 +22,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workers") as batch:
-        batch.add_column(sa.Column("telegram_chat", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("digests_off", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN, not a batch: on SQLite a batch copies and drops the
+    # table, which its foreign keys refuse once other rows point at a worker.
+    op.add_column("workers", sa.Column("telegram_chat", sa.String(length=64), nullable=True))
+    op.add_column(
+        "workers",
+        sa.Column("digests_off", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "digests",
         sa.Column("id", sa.Integer(), nullable=False),
