@@ -227,19 +227,7 @@ class SlackChannel:
             )
         self._on_inbound = on_inbound
         self._on_unreachable = on_unreachable
-        self._session = aiohttp.ClientSession()
-        client = AsyncWebClient(
-            token=self._bot_token,
-            base_url=self._base_url,
-            session=self._session,
-            timeout=15,
-            logger=_library_logger("heard.slack.sdk"),
-        )
-        self._web = SlackWeb(
-            client,
-            per_channel_per_second=self.settings.max_per_channel_per_second,
-            backoff=self._backoff,
-        )
+        client = await self.open_for_sending()
         try:
             auth = await self._check_token()
             self.bot_user_id = str(auth.get("user_id") or "")
@@ -361,8 +349,9 @@ class SlackChannel:
             await web_api.open_dm(manager), review_message(request, labels)
         )
 
-    async def open_for_sending(self) -> None:
-        """Only the Web API, for sending from the command line (no listener)."""
+    async def open_for_sending(self) -> AsyncWebClient:
+        """Only the Web API, for sending from the command line (no listener);
+        `start` opens it the same way before it starts listening."""
         self._session = aiohttp.ClientSession()
         client = AsyncWebClient(
             token=self._bot_token,
@@ -376,6 +365,7 @@ class SlackChannel:
             per_channel_per_second=self.settings.max_per_channel_per_second,
             backoff=self._backoff,
         )
+        return client
 
     async def close_for_sending(self) -> None:
         await self._close()
