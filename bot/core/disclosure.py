@@ -43,8 +43,6 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import numpy as np
-
 from bot.core.periods import Grain, Period
 
 FEWER = "fewer than k families"
@@ -171,26 +169,63 @@ def _determined(decision: Mapping[C, str | None], relations: Sequence[Relation[C
     for eqs in groups.values():
         cells = sorted({c for unknown, _ in eqs for c in unknown}, key=repr)
         index = {c: i for i, c in enumerate(cells)}
-        matrix = np.zeros((len(eqs), len(cells)))
-        for row, (_unknown, rel) in enumerate(eqs):
+        rows: list[dict[int, int]] = []
+        for _unknown, rel in eqs:
+            row: dict[int, int] = defaultdict(int)
             if decision[rel.parent] is not None:
-                matrix[row, index[rel.parent]] += 1.0
+                row[index[rel.parent]] += 1
             for child in rel.children:
                 if decision[child] is not None:
-                    matrix[row, index[child]] -= 1.0
-        out.update(cells[i] for i in _pinned_columns(matrix))
+                    row[index[child]] -= 1
+            rows.append(row)
+        out.update(cells[i] for i in _pinned_columns(rows, len(cells)))
     return out
 
 
-def _pinned_columns(matrix: np.ndarray) -> list[int]:
-    """Columns j with e_j in the row space: x_j is fixed by ``matrix @ x = b``."""
-    _, s, vt = np.linalg.svd(matrix)
-    rank = int((s > 1e-9 * max(matrix.shape)).sum())
-    null = vt[rank:]
-    if null.shape[0] == 0:
-        return list(range(matrix.shape[1]))
-    norms = np.sqrt((null**2).sum(axis=0))
-    return [j for j, v in enumerate(norms) if v < 1e-8]
+_P = (1 << 61) - 1
+"""A large prime: the elimination runs in exact arithmetic modulo it.
+
+The equations have coefficients ±1, so the rank modulo so large a prime is
+the rank over the rationals unless the prime divides one of a few minors,
+which for these matrices does not happen in practice."""
+
+
+def _pinned_columns(rows: Sequence[Mapping[int, int]], width: int) -> list[int]:
+    """Columns j with e_j in the row space: x_j is fixed by the equations.
+
+    Sparse Gaussian elimination into echelon form (each stored row's pivot is
+    its smallest column), then every unit vector is reduced against it: e_j is
+    in the row space exactly when it reduces to nothing. The equations of a
+    lattice are short and nearly a tree, so fill-in stays small; a dense SVD
+    of the same system needs memory quadratic in the number of hidden cells.
+    """
+    pivots: dict[int, dict[int, int]] = {}
+
+    def reduce(vector: dict[int, int]) -> dict[int, int]:
+        """`vector` minus what the stored rows span, stopping at the first
+        column no row can cancel (that column then leads the remainder)."""
+        while vector:
+            lead = min(vector)
+            row = pivots.get(lead)
+            if row is None:
+                return vector
+            factor = vector[lead]
+            for col, value in row.items():
+                updated = (vector.get(col, 0) - factor * value) % _P
+                if updated:
+                    vector[col] = updated
+                else:
+                    vector.pop(col, None)
+        return vector
+
+    for source in rows:
+        vector = {col: value % _P for col, value in source.items() if value % _P}
+        rest = reduce(vector)
+        if rest:
+            lead = min(rest)
+            inverse = pow(rest[lead], _P - 2, _P)
+            pivots[lead] = {col: value * inverse % _P for col, value in rest.items()}
+    return [j for j in range(width) if j in pivots and not reduce({j: 1})]
 
 
 # -- the lattice of one measure over one year -------------------------------------
