@@ -167,11 +167,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "age",
         re.compile(
-            rf"\b{_NUM}[- ]?(?:year|yr|yo|month)s?[- ]?old\b"
+            rf"\b{_NUM}(?:[- ]and[- ]a[- ]half)?[- ]?(?:year|yr|yo|month)s?[- ]?old\b"
             rf"|\b{_NUM}\s?(?:yo|y/o|yrs|yr)\b"
             rf"|\b(?:aged|age|oed|yn)\s+{_NUM}(?:\s+(?:oed|years?|mlwydd(?:\s+oed)?))?\b"
             rf"|\b{_NUM}\s+(?:oed|mlwydd oed|mlwydd)\b"
-            rf"|\b(?:(?:s?he|they|he|she)(?:'s|’s|\s+is|\s+are|\s+was|\s+turned|\s+turns)|"
+            rf"|\b(?:hes|shes|theyre|(?:s?he|they|he|she)(?:'s|’s|\s+is|\s+are|\s+was|\s+turned|\s+turns)|"
             rf"turned|turns|turning|is|was|are|were)\s+(?:only\s+|just\s+|nearly\s+|almost\s+)?"
             rf"{_NUM}(?:\s+and\s+{_NUM})?\b"
             rf"(?!\s*(?:%|pm|am|p\.m|a\.m|:|\.\d|minutes?|mins?|hours?|hrs?|days?|weeks?|"
@@ -223,6 +223,10 @@ _TITLES = re.compile(
     rf"\b(?i:(?:mr|mrs|ms|mx|dr|cllr)\.?|miss|nurse|sister|father|aunty|auntie|uncle|nan|nana|"
     rf"taid|nain|mamgu|tadcu|anti|yncl|sir)\s+(?:{_CAP})(?:[\s\-]+(?:ap\s+|ab\s+)?{_CAP})?",
 )
+_TITLED_LOWER = re.compile(
+    r"\b(?i:mr|mrs|ms|mx|dr)\.?\s+(?!(?:and|or|to|is|was|the|a|an)\b)[a-z][\w'’\-]+"
+)
+"""A title before a name written in lower case ("mrs evans")."""
 _NOT_A_NAME = re.compile(r"(?:ly|ing|ed|tion|sion|ment|ness|able|ible|ful|less|ous|ive|[^s]s)$")
 """Endings of everyday words that start a sentence ("Seriously", "Forms"),
 which first names and surnames almost never have."""
@@ -339,7 +343,7 @@ def _phones(text: str) -> list[Found]:
 
 def _names(text: str, known: Iterable[str]) -> list[Found]:
     found: list[Found] = []
-    for m in _TITLES.finditer(text):
+    for m in (*_TITLES.finditer(text), *_TITLED_LOWER.finditer(text)):
         found.append(Found(m.start(), m.end(), "name"))
     for name in known:
         name = name.strip()
@@ -454,7 +458,8 @@ def _merge(spans: list[Found]) -> list[Found]:
         if merged and span.start < merged[-1].end:
             last = merged[-1]
             if span.end > last.end:
-                merged[-1] = Found(last.start, span.end, last.kind)
+                longer = span.end - span.start > last.end - last.start
+                merged[-1] = Found(last.start, span.end, span.kind if longer else last.kind)
             continue
         merged.append(span)
     return merged
