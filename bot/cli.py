@@ -128,6 +128,23 @@ def cmd_worker_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker_invite(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        valid_for = parse_duration(args.valid_for)
+    except ValueError as exc:
+        raise HeardError(f"--valid-for: {exc}") from None
+    made = app.staff.worker_link(args.worker, valid_for)
+    if args.json:
+        payload = {"worker": made.worker_name, "link": made.link}
+        print(json.dumps({**payload, "expires_at": made.expires_at.isoformat()}))
+    else:
+        print(f"Telegram link for {made.worker_name}'s digests (works once):")
+        print(made.link)
+        print(f"Expires: {made.expires_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def cmd_worker_list(args: argparse.Namespace) -> int:
     app = _app(args)
     for worker in app.staff.list_workers():
@@ -573,6 +590,18 @@ def parser() -> argparse.ArgumentParser:
         "--telegram-chat", help="their Telegram chat id, for digests if they do not use Slack"
     )
     wadd.set_defaults(func=cmd_worker_add)
+    winv = wsub.add_parser(
+        "invite",
+        help="a one-time Telegram link that sends a worker's digests to their own chat",
+        description=(
+            "Prints a t.me link. When the worker opens it and presses Start, their "
+            "Telegram chat gets their digests. It works once and expires."
+        ),
+    )
+    winv.add_argument("--worker", required=True, help="the worker's name or id")
+    winv.add_argument("--valid-for", default="7d", help='how long the link works (default "7d")')
+    winv.add_argument("--json", action="store_true", help="print JSON")
+    winv.set_defaults(func=cmd_worker_invite)
     wsub.add_parser("list", help="list workers").set_defaults(func=cmd_worker_list)
 
     man = sub.add_parser("manager", help="managers: who may see which team's reports")

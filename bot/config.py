@@ -14,7 +14,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -154,7 +154,7 @@ class DataRequestsConfig:
     (who acknowledged it and when, how often it was sent)."""
 
 
-DIGEST_EVERY = ("monthly", "quarterly", "off")
+DIGEST_EVERY = ("weekly", "monthly", "quarterly", "off")
 DIGEST_COMMENTS = ("moderated", "automatic", "off")
 
 
@@ -163,9 +163,14 @@ class DigestsConfig:
     """`[digests]`: workers' scheduled digests and managers' summaries."""
 
     every: str = "monthly"
-    """monthly, quarterly or off (managers' summaries are monthly unless off)."""
+    """weekly, monthly, quarterly or off (managers' summaries are monthly
+    unless off). Weekly digests give the figures of the newest fixed period
+    that reaches k, never a week's own."""
     send_at: time = time(9, 0)
     """On the first working day of the period, in `[schedule] timezone`."""
+    extra_holidays: tuple[date, ...] = ()
+    """The organisation's own closure days, beside England and Wales bank
+    holidays, on which no digest goes out."""
     comments: str = "moderated"
     """moderated (a manager releases each one), automatic or off."""
 
@@ -265,6 +270,24 @@ class _Reader:
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}]: expected a table (a [{name}] section)")
         return _Reader(value, name, known)
+
+
+def _holidays(raw: object) -> tuple[date, ...]:
+    where = "[digests] extra_holidays"
+    if not isinstance(raw, list):
+        raise ConfigError(f'{where}: expected a list of dates, e.g. ["2026-12-29"]')
+    days: list[date] = []
+    for item in raw:
+        if isinstance(item, date) and not isinstance(item, datetime):
+            days.append(item)
+            continue
+        try:
+            days.append(date.fromisoformat(str(item).strip()))
+        except ValueError:
+            raise ConfigError(
+                f'{where}: {item!r} is not a date; write it like "2026-12-29"'
+            ) from None
+    return tuple(sorted(set(days)))
 
 
 def env_secret(var: str, key: str) -> str:
@@ -550,13 +573,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         else:
             ask_after = pr.duration("ask_after", ask_after)
 
-    dg = top.sub("digests", {"every", "send_at", "comments"})
-    every = dg.text("every", "monthly")
-    if every == "weekly":
-        raise ConfigError(
-            '[digests] every: "weekly" is not offered yet, because figures come from finished '
-            'calendar months; use "monthly" or "quarterly"'
-        )
+    dg = top.sub("digests", {"every", "send_at", "comments", "extra_holidays"})
     send_at_text = dg.text("send_at", "09:00")
     try:
         send_at, _ = parse_window(f"{send_at_text}-{send_at_text}")
@@ -568,6 +585,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         every=dg.choice("every", "monthly", DIGEST_EVERY),
         send_at=send_at,
         comments=dg.choice("comments", "moderated", DIGEST_COMMENTS),
+        extra_holidays=_holidays(dg.table.get("extra_holidays", [])),
     )
 
     return Config(

@@ -294,15 +294,27 @@ def _stored(c: DigestComment) -> StoredComment:
     return StoredComment(c.id, c.answer_id, c.team_id, c.worker_id, c.heading, c.text, c.status)
 
 
-def released(session: Session, worker_id: int, months: Collection[str]) -> list[StoredComment]:
-    rows = session.scalars(
-        select(DigestComment).where(
-            DigestComment.worker_id == worker_id,
-            DigestComment.month.in_(sorted(months)),
-            DigestComment.status == "released",
-        )
+def released(
+    session: Session,
+    worker_id: int,
+    months: Collection[str],
+    *,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> list[StoredComment]:
+    """Released comments in `months`; with `since`/`before`, only those
+    released in that window (a weekly digest's new ones)."""
+    query = select(DigestComment).where(
+        DigestComment.worker_id == worker_id,
+        DigestComment.month.in_(sorted(months)),
+        DigestComment.status == "released",
     )
-    return [_stored(c) for c in rows]
+    released_at = func.coalesce(DigestComment.decided_at, DigestComment.created_at)
+    if since is not None:
+        query = query.where(released_at >= since)
+    if before is not None:
+        query = query.where(released_at < before)
+    return [_stored(c) for c in session.scalars(query)]
 
 
 def to_offer(session: Session, limit: int) -> list[StoredComment]:

@@ -104,6 +104,19 @@ class Invite(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class WorkerInvite(Base):
+    """A one-time Telegram link that binds a worker's own chat for their
+    digests (`heard worker invite`). Holds nothing about any family."""
+
+    __tablename__ = "worker_invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Respondent(Base):
     """A family member, known only by a keyed pseudonym of platform + chat id."""
 

@@ -3,7 +3,18 @@ larger period to fall back to under k, and the order comments are shown in.
 
 A digest covers a fixed calendar period that has ended (a month or a
 quarter) and goes out at `send_at` on the first working day (Monday to
-Friday) of the next period, in the organisation's time zone. Comments are
+Friday, not a bank holiday in England and Wales nor one of the
+organisation's own closure days) of the next period, in the organisation's
+time zone.
+
+Weekly digests never show a figure for a week: weeks straddle months, and a
+week's figures beside its month's would let anyone subtract one from the
+other and find a family the month's k protects. A weekly digest (for the ISO
+week that has just ended, sent on the first working day of the next) shows
+the figures of the newest fixed period that has ended and reaches k, the same
+figures the monthly digest shows, and of the comments only those released
+since the weekly digest before; the first weekly digest after a period starts
+to be covered shows all that period's released comments. Comments are
 shown in an order that looks random to the worker, so nobody can tell whose
 came first, yet the same digest always shows the same order: each comment is
 placed by a keyed hash of its id under a secret seed the caller passes in.
@@ -13,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.core import periods
+from bot.core import holidays, periods
 from bot.core.periods import Period
 
 T = TypeVar("T")
@@ -33,12 +45,12 @@ class Due:
     """The period the digest covers (it has ended)."""
     at: datetime
     """When it fell due (UTC)."""
+    week: str | None = None
+    """For a weekly digest, the ISO week it is named by ("2026-W48")."""
 
 
-def first_working_day(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
+def first_working_day(day: date, extra: Collection[date] = ()) -> date:
+    return holidays.first_working_day(day, extra)
 
 
 def _period_starting(year: int, month: int, months: int) -> Period:
@@ -53,25 +65,95 @@ def _previous(period: Period) -> Period:
     return Period(period.year, m, period.months)
 
 
-def due_moment(period: Period, send_at: time, zone: ZoneInfo) -> datetime:
+def due_moment(
+    period: Period, send_at: time, zone: ZoneInfo, extra: Collection[date] = ()
+) -> datetime:
     """When the digest for `period` (once it has ended) is due: `send_at`
     local time on the first working day after it."""
     end = period.end
-    day = first_working_day(date(end.year, end.month, 1))
+    day = first_working_day(date(end.year, end.month, 1), extra)
     return datetime.combine(day, send_at, tzinfo=zone).astimezone(end.tzinfo)
 
 
-def latest_due(now: datetime, months: int, send_at: time, zone: ZoneInfo) -> Due:
+def latest_due(
+    now: datetime, months: int, send_at: time, zone: ZoneInfo, extra: Collection[date] = ()
+) -> Due:
     """The newest digest that has fallen due by `now`: so after any downtime
     only the latest one is sent, once, rather than one for every missed tick."""
     local = now.astimezone(zone)
     current = _period_starting(local.year, local.month, months)
     covered = _previous(current)
-    at = due_moment(covered, send_at, zone)
+    at = due_moment(covered, send_at, zone, extra)
     if at > now:
         covered = _previous(covered)
-        at = due_moment(covered, send_at, zone)
+        at = due_moment(covered, send_at, zone, extra)
     return Due(covered, at)
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyDue:
+    week: str
+    """The ISO week that has ended, "2026-W48": it names the digest, and is
+    never a period any figure is given for."""
+    at: datetime
+    """When it falls due (UTC): `send_at` on the first working day after the week."""
+    period: Period
+    """The fixed period its figures come from: the newest month ended by `at`
+    (falling back, under k, like any digest)."""
+    since: datetime | None
+    """Comments released from this moment on are new to this digest; None
+    when the weekly digest before it covered another month, so all the
+    period's released comments are new."""
+
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def is_week(label: str) -> bool:
+    return _WEEK.match(label) is not None
+
+
+def _week_monday(label: str) -> date:
+    found = _WEEK.match(label)
+    if found is None:
+        raise ValueError(f"not an ISO week: {label!r}")
+    return date.fromisocalendar(int(found[1]), int(found[2]), 1)
+
+
+def _weekly_at(
+    monday_after: date, send_at: time, zone: ZoneInfo, extra: Collection[date]
+) -> datetime:
+    day = first_working_day(monday_after, extra)
+    return datetime.combine(day, send_at, tzinfo=zone).astimezone(UTC)
+
+
+def weekly(week: str, send_at: time, zone: ZoneInfo, extra: Collection[date] = ()) -> WeeklyDue:
+    """The weekly digest named by `week` (an ISO week that has ended)."""
+    monday_after = _week_monday(week) + timedelta(days=7)
+    at = _weekly_at(monday_after, send_at, zone, extra)
+    local = at.astimezone(zone)
+    period = periods.last_month(local.replace(tzinfo=None))
+    before = _weekly_at(monday_after - timedelta(days=7), send_at, zone, extra)
+    before_local = before.astimezone(zone)
+    same = periods.last_month(before_local.replace(tzinfo=None)) == period
+    return WeeklyDue(week, at, period, before if same else None)
+
+
+def latest_weekly(
+    now: datetime, send_at: time, zone: ZoneInfo, extra: Collection[date] = ()
+) -> WeeklyDue:
+    """The newest weekly digest that has fallen due by `now`."""
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    due = weekly(week_label(monday - timedelta(days=7)), send_at, zone, extra)
+    if due.at > now:
+        due = weekly(week_label(monday - timedelta(days=14)), send_at, zone, extra)
+    return due
 
 
 def fallbacks(period: Period, now: datetime) -> tuple[Period, ...]:

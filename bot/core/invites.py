@@ -46,3 +46,13 @@ def qr_png(link: str) -> bytes:
     buf = io.BytesIO()
     qrcode.make(link, border=2).save(buf)
     return buf.getvalue()
+
+
+WORKER_TOKEN_PREFIX = "worker_"
+"""Starts a worker's invite token, so a Start with it binds a worker's chat
+for digests and never begins a family's questions. A family's token (32
+random URL-safe characters) is looked up as a family's if no worker invite has it."""
+
+
+def is_worker_token(token: str) -> bool:
+    return token.startswith(WORKER_TOKEN_PREFIX)

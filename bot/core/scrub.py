@@ -68,11 +68,12 @@ _DAYS = (
     "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|"
     "fri|sat|sun|dydd llun|dydd mawrth|dydd mercher|dydd iau|dydd gwener|dydd sadwrn|dydd sul"
 )
-_ORD = r"\d{1,2}(?:st|nd|rd|th|af|ed|ydd|fed)?"
+_ORD = r"\d{1,2}(?:st|nd|rd|th|af|ail|il|ydd|edd|ed|fed|eg|ain)?"
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-    "un|dau|dwy|tri|tair|pedwar|pedair|pump|chwech|saith|wyth|naw|deg|un ar ddeg|deuddeg"
+    "un ar ddeg|un|dau|ddau|dwy|ddwy|tri|dri|thri|tair|dair|pedwar|bedwar|pedair|bedair|pump|bump|"
+    "chwech|chwe|saith|wyth|naw|deg|ddeg|deuddeg|ddeuddeg"
 )
 _NUM = (
     rf"(?:\d{{1,3}}|(?:{_NUMBER_WORDS})(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)"
@@ -81,7 +82,7 @@ _NUM = (
 _STREET = (
     r"road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|court|ct|place|pl|"
     r"terrace|terr|gardens|gdns|grove|park|square|sq|hill|row|walk|view|rise|mews|parade|green|"
-    r"heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|maes|stad|clos|llwyn|bryn"
+    r"heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|maes|stad|clos|llwyn|bryn|rhes|ystad"
 )
 _CAP = r"[A-ZÀ-ÖØ-ÞŴŶ][\w'’\-]*"
 _SHOPS = (
@@ -91,6 +92,9 @@ _SHOPS = (
     r"Amazon|Screwfix|Toolstation|B&Q|Dunelm|Next|Peacocks"
 )
 _STREETS = rf"(?i:{_STREET})"
+_DETERMINER = r"(?:The|A|An|This|That|These|Those|Our|My|Your|His|Her|Their|Every|Each|Any|No|Y|Yr)"
+_CAPN = rf"(?!{_DETERMINER}\b){_CAP}"
+"""A capitalised word that is not a determiner starting a sentence ("The hospital")."""
 _WORD = r"[\w'’\-]+"
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -99,11 +103,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "handle",
         re.compile(
-            r"(?<![\w@])@[A-Za-z0-9_.]{2,30}"
+            r"(?<![\w@])(?P<h1>@[A-Za-z0-9_.]{2,30})"
+            r"|(?<![\w@.])(?P<h2>[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)*_[A-Za-z0-9_.]*[A-Za-z0-9])(?![\w@])"
             r"|\b(?:snap(?:chat)?|insta(?:gram)?|ig|tiktok|tik tok|facebook|fb|twitter|youtube|yt|"
             r"discord|twitch|threads|whatsapp|telegram|reddit|xbox|psn|gamertag)"
             r"(?:\s+(?:name|handle|account|username|is|id|as|on|at|:|-))*\s*[:\-]?\s+"
-            r"(?!(?:is|as|the|a|an|and|or|but|me|him|her|them|it)\b)[A-Za-z0-9_.]{3,30}",
+            r"(?!(?:is|as|the|a|an|and|or|but|me|him|her|them|it|if|so|to|ond|fel|ac|a)\b)"
+            r"(?P<h3>[A-Za-z0-9_.]{3,30})",
             re.I,
         ),
     ),
@@ -125,10 +131,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"\d{{1,4}}[a-zA-Z]?,?\s+(?:[\w'’\-]+\s+){{0,3}}{_STREETS}\b"
             rf"(?:\s+(?:y|yr|'r)(?=\s+[A-Z]))?(?:\s+{_CAP}){{0,2}}"
             rf"|\b(?i:number|no\.?|rhif)\s+\d{{1,4}}[a-zA-Z]?\b"
-            rf"|\b(?:Tŷ|Ty|Bryn|Pen|Maes|Pant|Cae|Llys|Plas|Bod|Hafod|Fron|Gwern|Rhos)[\s\-]+"
+            rf"|\b(?:Tŷ|Ty|Bryn|Pen|Maes|Pant|Cae|Llys|Plas|Bod|Hafod|Fron|Gwern|Rhos)(?:['’]r)?[\s\-]+"
             rf"(?:(?:y|yr|'r)[\s\-]+)?{_CAP}(?:[\s\-]+{_CAP})?"
+            rf"|(?<=\b[Aa]t\s)(?:The|Y|Yr)\s+{_CAP}(?:\s+{_CAP})?"
             rf"|\b(?i:flat|fflat|apartment|apt|unit)\s*\d+[a-zA-Z]?\b"
-            rf"|\b(?:\d{{1,4}}[a-zA-Z]?,?\s+)?(?i:heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|stad|clos)"
+            rf"|\b(?:\d{{1,4}}[a-zA-Z]?,?\s+)?(?i:heol|ffordd|stryd|lon|lôn|rhodfa|cilgant|teras|stad|clos|rhes|ystad)"
             rf"\s+(?:(?:y|yr|'r)\s+)?(?:{_CAP}\s?){{1,3}}"
             rf"|\b(?:{_CAP}\s+){{1,3}}(?:Road|Rd|Street|St|Lane|Avenue|Ave|Close|Drive|Way|"
             rf"Crescent|Court|Place|Terrace|Gardens|Grove|Park|Square|Hill|Row|Walk|View|Rise|"
@@ -152,6 +159,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"|\b(?:{_DAYS})\s+(?:the\s+)?{_ORD}\b"
             rf"|\b(?:{_DAYS})\s+\d{{1,2}}\s+{_MONTH}\b"
             rf"|\b(?:d?dydd|nos)\s+\w+\s+\d{{1,2}}\s+{_MONTH}\b"
+            rf"|\b(?:d?dydd|nos)\s+\w+\s+(?:y\s+|yr\s+)?\d{{1,2}}(?:af|ail|il|ydd|edd|ed|fed|eg|ain)\b"
             rf"|\b(?:y\s+)?\d{{1,2}}(?:af|il|ydd|ed|fed|eg|ain)\s+(?:o\s+)?{_MONTH}\b",
             re.I,
         ),
@@ -159,11 +167,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "age",
         re.compile(
-            rf"\b{_NUM}[- ]?(?:year|yr|yo|month)s?[- ]?old\b"
+            rf"\b{_NUM}(?:[- ]and[- ]a[- ]half)?[- ]?(?:year|yr|yo|month)s?[- ]?old\b"
             rf"|\b{_NUM}\s?(?:yo|y/o|yrs|yr)\b"
             rf"|\b(?:aged|age|oed|yn)\s+{_NUM}(?:\s+(?:oed|years?|mlwydd(?:\s+oed)?))?\b"
             rf"|\b{_NUM}\s+(?:oed|mlwydd oed|mlwydd)\b"
-            rf"|\b(?:(?:s?he|they|he|she)(?:'s|’s|\s+is|\s+are|\s+was|\s+turned|\s+turns)|"
+            rf"|\b(?:hes|shes|theyre|(?:s?he|they|he|she)(?:'s|’s|\s+is|\s+are|\s+was|\s+turned|\s+turns)|"
             rf"turned|turns|turning|is|was|are|were)\s+(?:only\s+|just\s+|nearly\s+|almost\s+)?"
             rf"{_NUM}(?:\s+and\s+{_NUM})?\b"
             rf"(?!\s*(?:%|pm|am|p\.m|a\.m|:|\.\d|minutes?|mins?|hours?|hrs?|days?|weeks?|"
@@ -171,6 +179,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"|\b(?:in|into|starting|started|starts|going into|moving up to|ym\s+mlwyddyn)\s+"
             rf"(?:year|yr|blwyddyn)\s+\d{{1,2}}\b"
             rf"|\bage of\s+{_NUM}\b"
+            rf"|\b(?:o|e|hi|fo|fe|nhw|ni)['’]n\s+{_NUM}(?:\s+(?:oed|mlwydd(?:\s+oed)?))?\b(?!\s*(?:%|:|munud|awr|diwrnod|wythnos|mis|gwaith))"
             rf"|\b(?:will|'ll|’ll|going to)\s+be\s+{_NUM}\b"
             rf"(?!\s*(?:%|pm|am|:|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|times?|pounds?|quid|miles?|o'clock|late|early))"
             rf"|(?<=[A-Za-z])\s*\(\s*\d{{1,2}}\s*\)"
@@ -182,8 +191,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "school",
         re.compile(
             rf"\b(?:[Yy]sgol|[Cc]oleg|[Cc]ylch [Mm]eithrin|[Mm]eithrinfa)\s+"
-            rf"(?:(?:{_CAP}|y|yr|ar|an|a)\s*){{1,5}}"
-            rf"|\b(?:{_CAP}\s+){{1,4}}(?:[Pp]rimary|[Jj]uniors?|[Ii]nfants?|[Hh]igh|"
+            rf"(?:(?:y|yr|ar|a)\s+)?{_CAP}(?:\s+(?:(?:y|yr|ar|a)\s+)?{_CAP}){{0,4}}"
+            rf"|\b(?:{_CAPN}\s+){{1,4}}(?:[Pp]rimary|[Jj]uniors?|[Ii]nfants?|[Hh]igh|"
             rf"[Cc]omprehensive|[Aa]cademy|[Ss]econdary|[Cc]ollege|[Nn]ursery|[Ss]chool|"
             rf"[Ss]ixth [Ff]orm|[Pp]re-?school)"
             rf"(?:\s+[Ss]chool)?\b",
@@ -192,30 +201,37 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "place",
         re.compile(
-            rf"\b(?:{_CAP}\s+){{1,3}}(?:surgery|medical centre|health centre|hospital|clinic|"
+            rf"\b(?:{_CAPN}\s+){{1,3}}(?:surgery|medical centre|health centre|hospital|clinic|"
             rf"infirmary|ward|church|chapel|mosque|temple|arms|inn|tavern|hotel|centre|"
             rf"library|leisure centre|estate|barracks|prison|station)\b"
             rf"|\b(?i:ward|feddygfa|capel|eglwys|canolfan|ysbyty)\s+(?:\d+|[A-Z]\d*|{_CAP})"
             rf"(?:,?\s+(?:at|in|yn)?\s*(?:{_CAP}\s*){{1,3}})?"
-            rf"|\b(?:{_CAP}\s+){{1,2}}(?:General|Royal|Infirmary)(?:\s+Hospital)?\b"
+            rf"|\b(?:{_CAPN}\s+){{1,2}}(?:General|Royal|Infirmary)(?:\s+Hospital)?\b"
             rf"|\b(?:{_SHOPS})(?:\s+(?i:depot|warehouse|store|superstore|extra|express|"
             rf"factory|office|distribution centre|car park))?"
             rf"(?:\s+(?:in|at|on|yn)\s+{_CAP}(?:\s+{_CAP})?)?"
-            rf"|\b(?:{_CAP}\s+){{1,2}}(?i:depot|warehouse|factory|industrial estate|retail park|"
+            rf"|\b(?:{_CAPN}\s+){{1,2}}(?i:depot|warehouse|factory|industrial estate|retail park|"
             rf"business park|community centre|family centre|children's centre|food bank)\b"
             rf"|\b(?:St|Saint)\.?\s+{_CAP}(?:'s|’s)?(?:\s+{_CAP})*"
-            rf"|\bthe\s+{_CAP}\s+(?:Arms|Inn|Head|Lion|Oak|Crown|Bull)\b",
+            rf"|\bthe\s+{_CAP}\s+(?:Arms|Inn|Head|Lion|Oak|Crown|Bull)\b"
+            rf"|\b[Tt]he\s+{_CAP}\s+and\s+{_CAP}\b",
         ),
     ),
 )
 
 _TITLES = re.compile(
-    rf"\b(?i:mr|mrs|ms|miss|mx|dr|nurse|sister|father|aunty|auntie|uncle|nan|nana|taid|nain|"
-    rf"mamgu|tadcu|anti|yncl|cllr|sir)\.?\s+(?:{_CAP})(?:[\s\-]+(?:ap\s+|ab\s+)?{_CAP})?",
+    rf"\b(?i:(?:mr|mrs|ms|mx|dr|cllr)\.?|miss|nurse|sister|father|aunty|auntie|uncle|nan|nana|"
+    rf"taid|nain|mamgu|tadcu|anti|yncl|sir)\s+(?:{_CAP})(?:[\s\-]+(?:ap\s+|ab\s+)?{_CAP})?",
 )
+_TITLED_LOWER = re.compile(
+    r"\b(?i:mr|mrs|ms|mx|dr)\.?\s+(?!(?:and|or|to|is|was|the|a|an)\b)[a-z][\w'’\-]+"
+)
+"""A title before a name written in lower case ("mrs evans")."""
 _NOT_A_NAME = re.compile(r"(?:ly|ing|ed|tion|sion|ment|ness|able|ible|ful|less|ous|ive|[^s]s)$")
 """Endings of everyday words that start a sentence ("Seriously", "Forms"),
 which first names and surnames almost never have."""
+_POSSESSIVE = ("'s", "’s")
+_MONTH_NAMES = frozenset({"april", "may", "june", "july", "august"})
 _TOKEN = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 _LONG_DIGITS = re.compile(r"(?<![\w])(?:\+?\d[\d\s\-()]{7,}\d)(?![\w])")
 
@@ -239,8 +255,9 @@ def _everyday_words() -> frozenset[str]:
     return frozenset(w.strip().lower() for w in easy.split()) | _lines("welsh_common.txt")
 
 
+@cache
 def _first_names() -> frozenset[str]:
-    return _lines("names_first.txt")
+    return _lines("names_first.txt") | _lines("names_world.txt")
 
 
 def _ordinary_names() -> frozenset[str]:
@@ -264,9 +281,37 @@ def _first_skeletons() -> frozenset[str]:
     return frozenset(_skeleton(n) for n in _first_names() if len(n) >= 4)
 
 
+_MUTATIONS = (
+    ("ngh", "c"),
+    ("mh", "p"),
+    ("nh", "t"),
+    ("ng", "g"),
+    ("ch", "c"),
+    ("ph", "p"),
+    ("th", "t"),
+    ("dd", "d"),
+    ("f", "b"),
+    ("f", "m"),
+    ("g", "c"),
+    ("b", "p"),
+    ("d", "t"),
+    ("l", "ll"),
+    ("r", "rh"),
+    ("m", "b"),
+    ("n", "d"),
+    ("", "g"),
+)
+"""Welsh initial mutations, mutated start → radical ("Ddafydd" → "Dafydd",
+"Nghatrin" → "Catrin", "Eraint" → "Geraint")."""
+
+
+def _unmutated(key: str) -> list[str]:
+    return [radical + key[len(m) :] for m, radical in _MUTATIONS if key.startswith(m)]
+
+
 def _norm(word: str) -> str:
     w = word.lower().replace("’", "'")
-    for suffix in ("'s", "'"):
+    for suffix in ("'s", "'n", "'r", "'i", "'m", "'th", "'"):
         if w.endswith(suffix):
             w = w[: -len(suffix)]
     return w
@@ -298,7 +343,7 @@ def _phones(text: str) -> list[Found]:
 
 def _names(text: str, known: Iterable[str]) -> list[Found]:
     found: list[Found] = []
-    for m in _TITLES.finditer(text):
+    for m in (*_TITLES.finditer(text), *_TITLED_LOWER.finditer(text)):
         found.append(Found(m.start(), m.end(), "name"))
     for name in known:
         name = name.strip()
@@ -321,11 +366,17 @@ def _names(text: str, known: Iterable[str]) -> list[Found]:
         if key in first and key not in ordinary:
             is_name = capital or key not in everyday
         elif key in ordinary:
-            is_name = capital and not starts
+            is_name = capital and (
+                not starts
+                or (key not in _MONTH_NAMES and bool(_VERB_AFTER_NAME.match(text, m.end())))
+                or word[-2:] in _POSSESSIVE
+            )
         elif key in surnames:
             is_name = capital and (not starts or key not in everyday)
         elif key in everyday or key in _lines("keep_capitalised.txt"):
             is_name = False
+        elif capital and any(r in first and r not in ordinary for r in _unmutated(key)):
+            is_name = True
         elif capital and starts:
             is_name = not _NOT_A_NAME.search(key)
         elif capital:
@@ -333,9 +384,26 @@ def _names(text: str, known: Iterable[str]) -> list[Found]:
         elif len(key) >= 4 and _skeleton(key) in _first_skeletons():
             is_name = True
         if is_name:
-            found.append(Found(m.start(), _proper_noun_end(text, tokens, i), "name"))
+            end = _proper_noun_end(text, tokens, i)
+            if text[end - 2 : end] in _POSSESSIVE and end - 2 > m.start():
+                end -= 2
+            found.append(Found(m.start(), end, "name"))
     return found
 
+
+_LEADING_PREPOSITION = re.compile(
+    r"(?i:on|by|from|until|till|since|before|after|in|during)\s+(?:the\s+)?(?=\d)"
+)
+"""The "on the " of "on the 3rd of March": kept, as it identifies nobody."""
+
+_VERB_AFTER_NAME = re.compile(
+    r"\s+(?:is|was|has|had|knows|knew|said|says|came|comes|rang|rings|called|helped|"
+    r"told|tells|promised|never|always|did|does|didn't|doesn't|isn't|wasn't|and|from|at|"
+    r"mae|oedd|wnaeth|nath|ddaeth)\b",
+    re.I,
+)
+"""What follows a name that is also an everyday word when it starts a
+sentence as a name ("Grace is the best", "Dawn knows")."""
 
 _AGE_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 
@@ -368,7 +436,16 @@ def find(text: str, known_names: Iterable[str] = ()) -> list[Found]:
     spans: list[Found] = []
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(text):
-            spans.append(_age(text, *m.span()) if kind == "age" else Found(*m.span(), kind))
+            if kind == "age":
+                spans.append(_age(text, *m.span()))
+            elif kind == "handle":
+                group = next(g for g in ("h1", "h2", "h3") if m.group(g))
+                spans.append(Found(*m.span(group), kind))
+            elif kind == "date":
+                lead = _LEADING_PREPOSITION.match(text, m.start(), m.end())
+                spans.append(Found(lead.end() if lead else m.start(), m.end(), kind))
+            else:
+                spans.append(Found(*m.span(), kind))
     spans += _phones(text)
     spans += _names(text, known_names)
     return _merge(spans)
@@ -381,7 +458,8 @@ def _merge(spans: list[Found]) -> list[Found]:
         if merged and span.start < merged[-1].end:
             last = merged[-1]
             if span.end > last.end:
-                merged[-1] = Found(last.start, span.end, last.kind)
+                longer = span.end - span.start > last.end - last.start
+                merged[-1] = Found(last.start, span.end, span.kind if longer else last.kind)
             continue
         merged.append(span)
     return merged

@@ -38,11 +38,11 @@ from bot.core import questions as question_sets
 from bot.core.clean import clean_inbound, clean_text
 from bot.core.engine import Phase, State
 from bot.core.errors import HeldForSafety, RejectedData, StorageError
-from bot.core.invites import normalise_code
+from bot.core.invites import is_worker_token, normalise_code
 from bot.core.messages import Inbound, InboundKind, Outbound
 from bot.core.privacy import log_ref, pseudonym
 from bot.core.questions import Questionnaire
-from bot.core.texts import Texts
+from bot.core.texts import STAFF_LOCALE, Texts
 from bot.service.alerts import (
     AlertContext,
     AlertSink,
@@ -52,7 +52,7 @@ from bot.service.alerts import (
     log_upgrade,
 )
 from bot.service.spool import AlertSpool
-from storage import erasure, repo
+from storage import erasure, repo, worker_invites
 from storage import promises as promise_repo
 from storage.models import Invite
 from storage.unit import Store, Tx
@@ -331,6 +331,10 @@ class Conversations:
         if not repo.mark_processed(tx, inbound.platform, inbound.message_key, now):
             log.info("duplicate %s delivery ignored", inbound.platform)
             return []
+        if inbound.kind is InboundKind.START and inbound.token and is_worker_token(inbound.token):
+            bound = self._bind_worker(tx, inbound, now)
+            if bound is not None:
+                return self._queue(tx, None, bound, queue, now) if queue is not None else bound
         pseud = pseudonym(self.secret, inbound.platform, inbound.chat_id)
         loaded = self._load(tx, pseud)
         event, invite = self._event(tx, inbound, loaded, now)
@@ -374,6 +378,19 @@ class Conversations:
                 tx, None if forgotten else loaded.row, outbound, queue, now, farewell=forgotten
             )
         return outbound
+
+    def _bind_worker(self, tx: Tx, inbound: Inbound, now: datetime) -> list[Outbound] | None:
+        """A worker pressed Start on their own invite link: their chat gets
+        their digests. None when no worker invite has the token (then it is
+        looked up as a family's). The worker's chat never becomes a family."""
+        got = worker_invites.redeem(tx, inbound.token or "", inbound.chat_id, now)
+        if got.outcome == "unknown":
+            return None
+        if got.outcome == "bound":
+            repo.audit(tx, "worker invite", "worker chat bound", {"worker_id": got.worker_id}, now)
+        log.info("a worker invite link was pressed: %s", got.outcome)
+        text = self.texts.get(STAFF_LOCALE, f"worker_link_{got.outcome}", name=got.worker)
+        return [Outbound(inbound.platform, inbound.chat_id, text)]
 
     def _load(self, tx: Tx, pseud: str) -> _Loaded:
         row = repo.respondent_with_state(tx, pseud, lock=True)

@@ -159,12 +159,19 @@ class Digests:
     # -- the schedule ------------------------------------------------------------
 
     def due(self, now: datetime) -> tuple[plan_of.Due | None, plan_of.Due | None]:
-        """The newest (worker, manager) digests that have fallen due."""
+        """The newest (worker, manager) digests that have fallen due (a
+        weekly one names its ISO week; its figures are still a fixed period's)."""
         cfg = self.config.digests
         if cfg.every == "off":
             return None, None
-        worker = plan_of.latest_due(now, plan_of.EVERY_MONTHS[cfg.every], cfg.send_at, self.zone)
-        manager = plan_of.latest_due(now, 1, cfg.send_at, self.zone)
+        extra = cfg.extra_holidays
+        if cfg.every == "weekly":
+            week = plan_of.latest_weekly(now, cfg.send_at, self.zone, extra)
+            worker = plan_of.Due(week.period, week.at, week.week)
+        else:
+            months = plan_of.EVERY_MONTHS[cfg.every]
+            worker = plan_of.latest_due(now, months, cfg.send_at, self.zone, extra)
+        manager = plan_of.latest_due(now, 1, cfg.send_at, self.zone, extra)
         return worker, manager
 
     def plan(self, now: datetime | None = None) -> int:
@@ -175,11 +182,10 @@ class Digests:
         worker_due, manager_due = self.due(now)
         if worker_due is None or manager_due is None:
             return 0
+        label = worker_due.week or worker_due.period.label
         with self.store.begin() as tx:
             rows = [
-                _row(
-                    f"worker:{w.id}:{worker_due.period}", "worker", worker_due, now, worker_id=w.id
-                )
+                _row(f"worker:{w.id}:{label}", "worker", worker_due, now, worker_id=w.id)
                 for w in store.workers(tx)
                 if not w.digests_off
             ]
@@ -239,7 +245,7 @@ class Digests:
             if member is None:
                 store.finish(tx, due.id, owner, status="skipped", now=now, error="no_worker")
                 return None
-            built = self._build(tx, member, period, now, key=due.key)
+            built = self._build(tx, member, period, now, key=due.key, window=self._window(due.key))
         message = self.message(self._charted(built))
         if member.slack_user:
             platform, address = "slack", member.slack_user
@@ -322,6 +328,15 @@ class Digests:
             )
         return self.say("on") if on else self.say("off", command=command)
 
+    def _window(self, key: str) -> tuple[datetime | None, datetime] | None:
+        """For a weekly digest's key: the window its new comments were released in."""
+        label = key.rsplit(":", 1)[-1]
+        if not plan_of.is_week(label):
+            return None
+        cfg = self.config.digests
+        week = plan_of.weekly(label, cfg.send_at, self.zone, cfg.extra_holidays)
+        return week.since, week.at
+
     def _member(self, tx: Tx, ref: str) -> store.StaffMember:
         worker = find_worker(tx, ref)
         member = store.worker(tx, worker.id)
@@ -332,11 +347,19 @@ class Digests:
     def _period(self, text: str | None, now: datetime) -> Period:
         if text:
             return periods.finished(periods.parse(text), now)
-        months = plan_of.EVERY_MONTHS.get(self.config.digests.every, 1)
-        return plan_of.latest_due(now, months, self.config.digests.send_at, self.zone).period
+        cfg = self.config.digests
+        months = plan_of.EVERY_MONTHS.get(cfg.every, 1)
+        return plan_of.latest_due(now, months, cfg.send_at, self.zone, cfg.extra_holidays).period
 
     def _build(
-        self, tx: Tx, member: store.StaffMember, asked: Period, now: datetime, *, key: str
+        self,
+        tx: Tx,
+        member: store.StaffMember,
+        asked: Period,
+        now: datetime,
+        *,
+        key: str,
+        window: tuple[datetime | None, datetime] | None = None,
     ) -> WorkerDigest:
         scope = Scope(member.team_id, member.id, member.team, member.name)
         so_far = store.families(tx, member.id, asked.start, asked.end)
@@ -360,7 +383,8 @@ class Digests:
         comments: list[store.StoredComment] = []
         if self.config.digests.comments != "off":
             months = [m.label for m in period.month_periods()]
-            comments = store.released(tx, member.id, months)
+            since, until = window or (None, None)
+            comments = store.released(tx, member.id, months, since=since, before=until)
         seed = hmac.new(self.seed, key.encode(), hashlib.sha256).digest()
         ordered = plan_of.ordered(comments, lambda c: str(c.id), seed)
         return WorkerDigest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any
 from bot.config import Config
 from bot.core import questions
 from bot.core.errors import HeardError, NotAllowedError, NotFoundError, StorageError
-from bot.core.invites import Card
+from bot.core.invites import WORKER_TOKEN_PREFIX, Card, deep_link
 from bot.core.texts import Texts
 from bot.service import cases, render_report
 from bot.service.admin import add_team, add_worker, create_invite, demo_invite, find_worker
@@ -42,7 +43,7 @@ from bot.service.ports import (
 from bot.service.promises import Promises
 from bot.service.reports import Reports, Row, Viewer
 from storage import digests as store_digests
-from storage import repo
+from storage import repo, worker_invites
 from storage import reports as store_reports
 from storage.unit import Store
 
@@ -61,6 +62,13 @@ class MadeInvite:
     worker_name: str
     set_id: str
     locale: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLink:
+    link: str
+    worker_name: str
     expires_at: datetime
 
 
@@ -112,6 +120,22 @@ class Staff:
             if telegram_chat:
                 store_digests.set_telegram_chat(tx, worker.id, telegram_chat.strip())
             return worker.id, worker.name
+
+    def worker_link(self, worker_ref: str, valid_for: timedelta) -> WorkerLink:
+        """A one-time t.me link: the worker presses Start and their chat gets
+        their digests (`heard worker invite`)."""
+        username = self.config.telegram.bot_username.strip().lstrip("@")
+        if not username:
+            raise HeardError(
+                "a worker invite is a Telegram link: set [telegram] bot_username first"
+            )
+        now = self.clock()
+        with self.store.begin() as tx:
+            worker = find_worker(tx, worker_ref)
+            token = WORKER_TOKEN_PREFIX + secrets.token_urlsafe(18)
+            worker_invites.add(tx, token, worker.id, now, now + valid_for)
+            repo.audit(tx, "cli", "worker invite created", {"worker_id": worker.id}, now)
+            return WorkerLink(deep_link(username, token), worker.name, now + valid_for)
 
     def list_workers(self) -> list[WorkerInfo]:
         with self.store.read() as tx:

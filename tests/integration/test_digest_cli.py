@@ -111,3 +111,17 @@ def test_a_worker_can_be_added_with_a_telegram_chat(place: Path) -> None:
         place, "worker", "add", "--team", "North", "--name", "Eve Rees", "--telegram-chat", "@eve"
     )
     assert code == 2 and "a number" in err
+
+
+def test_heard_worker_invite_prints_a_one_time_link(place: Path) -> None:
+    code, out, err = run(place, "worker", "invite", "--worker", "Sam Jones")
+    assert code == 0, err
+    link = next(line for line in out.splitlines() if line.startswith("https://t.me/"))
+    assert "?start=worker_" in link and "works once" in out and "Expires:" in out
+    code, out, _ = run(place, "worker", "invite", "--worker", "Sam Jones", "--json")
+    payload = json.loads(out)
+    assert list(payload) == ["worker", "link", "expires_at"] and payload["link"] != link
+    code, _, err = run(place, "worker", "invite", "--worker", "Nobody Here")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    code, _, err = run(place, "worker", "invite", "--worker", "Sam Jones", "--valid-for", "soon")
+    assert code == 2 and "--valid-for" in err

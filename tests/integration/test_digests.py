@@ -324,3 +324,45 @@ def test_under_k_the_digest_covers_the_smallest_finished_period_that_reaches_k(
     text = digests.message(digest).plain()
     assert "Not enough families answered in 2026-11 alone, so this digest covers 2026-Q3." in text
     assert digest.as_json()["period"] == "2026-Q3"
+
+
+def test_weekly_digests_repeat_the_month_s_figures_and_carry_only_new_comments(
+    db_url: str, clock: Clock
+) -> None:
+    config = Config(
+        database_url=db_url,
+        pseudonym_secret=SECRET,
+        digests=DigestsConfig(every="weekly", comments="moderated"),
+    )
+    app = build(config, clock=clock)
+    app.store.upgrade()
+    seed_team(app.store.engine)
+    digests = _digests(app)
+    digests.collect()
+    waiting = {r.text: r.comment_id for r in digests.to_review(50)}
+    rings = next(i for t, i in waiting.items() if t.startswith("[name] always rings"))
+    early = next(i for t, i in waiting.items() if "early" in t)
+    digests.review(MANAGER, rings, "release", None)
+
+    def sams(now: datetime) -> tuple[str, str]:
+        clock.now = now
+        digests.plan(now)
+        out = [o for o in digests.claim("t", timedelta(minutes=5)) if o.who == "Sam Jones"]
+        assert len(out) == 1
+        for o in out:
+            digests.finish(o, "t", sent=True)
+        return out[0].key, out[0].message.plain()
+
+    key, first = sams(datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
+    assert key.endswith(":2026-W49")
+    monthly = digests.message(digests.preview("Sam Jones", "2026-11")).plain()
+    figures = [line for line in monthly.splitlines() if "out of 5" in line or "families" in line]
+    assert figures and all(line in first for line in figures)
+    assert "always rings" in first and "early" not in first
+
+    clock.now = datetime(2026, 12, 8, 12, tzinfo=UTC)
+    digests.review(MANAGER, early, "release", None)
+    key, second = sams(datetime(2026, 12, 14, 9, 30, tzinfo=UTC))
+    assert key.endswith(":2026-W50")
+    assert all(line in second for line in figures)
+    assert "early" in second and "always rings" not in second

@@ -140,3 +140,21 @@ def test_operations_keys_and_their_defaults() -> None:
     assert config.retention.answers.forever and config.retention.run_at == time(3, 15)
     assert config.retention.nightly is False
     assert config.server.health_port == 9464 and config.log_format == "json"
+
+
+def test_digests_weekly_and_the_organisation_s_own_closure_days() -> None:
+    from datetime import date
+
+    config = parse(
+        {"digests": {"every": "weekly", "extra_holidays": ["2026-12-29", date(2026, 12, 30)]}},
+        "heard.toml",
+    )
+    assert config.digests.every == "weekly"
+    assert config.digests.extra_holidays == (date(2026, 12, 29), date(2026, 12, 30))
+    assert parse({}, "heard.toml").digests.extra_holidays == ()
+    with pytest.raises(
+        ConfigError, match=r"\[digests\] extra_holidays: '29/12/2026' is not a date"
+    ):
+        parse({"digests": {"extra_holidays": ["29/12/2026"]}}, "heard.toml")
+    with pytest.raises(ConfigError, match=r"\[digests\] extra_holidays: expected a list"):
+        parse({"digests": {"extra_holidays": "2026-12-29"}}, "heard.toml")

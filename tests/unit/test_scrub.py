@@ -73,3 +73,31 @@ def test_ordinary_times_and_numbers_stay() -> None:
 def test_a_welsh_street_with_its_article_and_children_s_ages_together() -> None:
     assert scrub("We live at 12 Heol y Bont now.") == "We live at [address] now."
     assert scrub("My kids are 4 and 6.") == "My kids are [age]."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Diolch i Ddafydd am bopeth.",
+        "Roedd Eraint yn wych efo ni.",
+        "Ffoniodd Nghatrin ddoe.",
+        "met priya and gurpreet at the office",
+        "Agnieszka came twice.",
+        "our kez was upset after.",
+        "Grace is the best worker we have had.",
+    ],
+)
+def test_mutated_lower_case_multicultural_and_nickname_names_go(text: str) -> None:
+    assert "[name]" in scrub(text), scrub(text)
+
+
+def test_a_possessive_keeps_its_s_and_a_handle_keeps_the_words_before_it() -> None:
+    assert scrub("Ioan's worker rang.") == "[name]'s worker rang."
+    assert scrub("My snap is jaydenx_07 if you need it") == "My snap is [handle] if you need it"
+    assert scrub("Mae o'n 88 oed.") == "Mae o'n [age]."
+
+
+def test_the_at_the_start_is_not_part_of_a_place() -> None:
+    assert scrub("The hospital was fine, the food bank too.") == (
+        "The hospital was fine, the food bank too."
+    )
