@@ -20,9 +20,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
