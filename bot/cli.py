@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bot.config import Config, load
+from bot.config import Config, check_run_secret, load, require_secret, with_local_key
 from bot.core.durations import parse_duration
 from bot.core.engine import Phase, State
 from bot.core.errors import HeardError, StorageError
@@ -36,10 +36,18 @@ def _config(args: argparse.Namespace) -> Config:
     return config
 
 
-def _app(args: argparse.Namespace, *, upgrade: bool = False) -> App:
+def _app(args: argparse.Namespace, *, upgrade: bool = False, lets_families_in: str = "") -> App:
+    """`lets_families_in`: the command ("heard run", "heard chat") turns chats
+    into pseudonyms, so it may make the embedded database's key file and
+    must have a key; every other command reads the key only if it exists."""
     config = _config(args)
     if getattr(args, "db", None):
         config = Config(**{**_fields(config), "database_url": args.db})
+    if lets_families_in:
+        if lets_families_in == "heard run":
+            check_run_secret(config)
+        config = with_local_key(config)
+        require_secret(config, lets_families_in)
     app = build(config)
     if upgrade:
         app.store.upgrade()
@@ -69,7 +77,7 @@ def _lines(interactive: bool) -> Iterator[str]:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    app = _app(args, upgrade=True)
+    app = _app(args, upgrade=True, lets_families_in="heard chat")
     chat_id = args.as_user or f"local-{getpass.getuser()}"
     chat = console_chat(app.conversation.handle, chat_id, sys.stdout)
     interactive = sys.stdin.isatty()
@@ -444,6 +452,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
             f"the new pseudonym secret is not set: export {var} (at least 16 random characters; "
             "[privacy] new_pseudonym_secret_env names the variable)"
         )
+    require_secret(config, "heard keys rotate")
     app = _app(args)
     try:
         done = app.keys.rotate(new.encode(), dry_run=args.dry_run, actor=_actor())
@@ -543,7 +552,7 @@ def cmd_yousaid(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.run import run  # the platform libraries are slow to import
 
-    app = _app(args)
+    app = _app(args, lets_families_in="heard run")
     return run(app)
 
 

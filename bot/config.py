@@ -13,7 +13,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,9 @@ class Config:
     pseudonym_secret_env: str = "HEARD_PSEUDONYM_SECRET"
     """The environment variable the secret was read from; empty when it came
     from the local key file (`heard-data/pseudonym.key`)."""
+    pseudonym_key_file: str = ""
+    """That key file, when there is no environment variable. Until `heard run`
+    or `heard chat` makes it, `pseudonym_secret` is empty (b"")."""
     organisation: str = "Heard"
     default_set: str = "adult"
     default_locale: str = "en"
@@ -303,8 +306,17 @@ MIN_SECRET_BYTES = 32
 `heard run` on a database other than the embedded default, the environment."""
 
 
-def _local_secret(data_dir: Path) -> bytes:
-    path = data_dir / "pseudonym.key"
+def _key_path(data_dir: Path) -> Path:
+    return data_dir / "pseudonym.key"
+
+
+def _local_secret(data_dir: Path, *, create: bool = False) -> bytes:
+    """The pseudonym key in the data folder's key file. Without `create`, a
+    missing file gives b"" (no key yet): only the commands that let families
+    in on the embedded database make one (`with_local_key`), so a report, an
+    audit or a `db upgrade` started from some other folder leaves no stray
+    key behind that would later make every family look new."""
+    path = _key_path(data_dir)
     try:
         if path.exists():
             key = bytes.fromhex(path.read_text().strip())
@@ -315,6 +327,8 @@ def _local_secret(data_dir: Path) -> bytes:
                     "[privacy] pseudonym_secret_env"
                 )
             return key
+        if not create:
+            return b""
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_bytes(MIN_SECRET_BYTES)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -326,6 +340,33 @@ def _local_secret(data_dir: Path) -> bytes:
             f"cannot read or create the pseudonym key at {path} ({exc}); "
             "make the folder writable or set [privacy] pseudonym_secret_env"
         ) from None
+
+
+def with_local_key(config: Config) -> Config:
+    """`config` with a pseudonym key, making the key file if there is none yet.
+    Only `heard run` and `heard chat` call this: they are the commands that
+    turn chats into pseudonyms. It makes a key only for the embedded SQLite
+    database beside the key file; for any other database `heard run` has
+    already insisted on the secret from the environment (`check_run_secret`)
+    and `heard chat` is refused by `require_secret`."""
+    if config.pseudonym_secret or config.pseudonym_secret_env or not config.pseudonym_key_file:
+        return config
+    data_dir = Path(config.pseudonym_key_file).parent
+    if config.database_url != f"sqlite:///{data_dir / 'heard.db'}":
+        return config  # a key made here would not travel with that database
+    key = _local_secret(data_dir, create=True)
+    return replace(config, pseudonym_secret=key)
+
+
+def require_secret(config: Config, command: str) -> bytes:
+    """The pseudonym key, for a command that needs it; one line if there is none."""
+    if config.pseudonym_secret:
+        return config.pseudonym_secret
+    raise ConfigError(
+        f"{command} needs the pseudonym key, and there is none: {config.pseudonym_key_file} "
+        "does not exist (heard run makes it on the embedded database) and "
+        "[privacy] pseudonym_secret_env is not set"
+    )
 
 
 def check_run_secret(config: Config) -> None:
@@ -349,11 +390,13 @@ def check_run_secret(config: Config) -> None:
 
 
 def defaults(data_dir: Path = DEFAULT_DATA_DIR) -> Config:
-    """The embedded defaults used by `heard chat` with no config file."""
+    """The embedded defaults used by `heard chat` with no config file. The key
+    is read if the file exists, never made here (see `with_local_key`)."""
     return Config(
         database_url=f"sqlite:///{data_dir / 'heard.db'}",
         pseudonym_secret=_local_secret(data_dir),
         pseudonym_secret_env="",
+        pseudonym_key_file=str(_key_path(data_dir)),
     )
 
 
@@ -404,6 +447,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             )
     else:
         secret = _local_secret(DEFAULT_DATA_DIR)
+    key_file = "" if secret_env else str(_key_path(DEFAULT_DATA_DIR))
     k = priv.whole("k_threshold", 5, low=MIN_K, high=1000)
 
     access = top.sub("access", {"admins"})
@@ -592,6 +636,7 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
         database_url=url,
         pseudonym_secret=secret,
         pseudonym_secret_env=secret_env,
+        pseudonym_key_file=key_file,
         organisation=org,
         default_set=survey.text("default_set", "adult"),
         default_locale=survey.text("default_locale", "en"),

@@ -6,9 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from bot.core.errors import ConfigError
+
 
 def pseudonym(secret: bytes, platform: str, chat_id: str) -> str:
-    """Keyed pseudonym: HMAC-SHA256(secret, platform + ":" + chat id), hex."""
+    """Keyed pseudonym: HMAC-SHA256(secret, platform + ":" + chat id), hex.
+    An empty key is refused: every family would be hashed with a key anyone
+    can recompute (the key file is made only by `heard run` and `heard chat`)."""
+    if not secret:
+        raise ConfigError("there is no pseudonym key; see [privacy] pseudonym_secret_env")
     return hmac.new(secret, f"{platform}:{chat_id}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -84,8 +84,61 @@ def test_the_data_folder_and_database_files_are_for_heards_user_only(tmp_path: P
     assert done.returncode == 0, done.stderr
     data = tmp_path / "heard-data"
     assert _mode(data) == 0o700
+    assert not (data / "pseudonym.key").exists()
+    old = os.umask(0o022)
+    try:
+        chat = _heard("chat", cwd=tmp_path)
+    finally:
+        os.umask(old)
+    assert chat.returncode == 0, chat.stderr
     assert _mode(data / "pseudonym.key") == 0o600
     assert len(bytes.fromhex((data / "pseudonym.key").read_text())) == 32
     files = [p for p in data.iterdir() if p.name.startswith("heard.db")]
     assert data / "heard.db" in files
     assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
+
+
+ADMIN_COMMANDS = [
+    ("db", "upgrade"),
+    ("team", "list"),
+    ("worker", "list"),
+    ("manager", "list"),
+    ("followups",),
+    ("audit",),
+    ("report", "--period", "2026-10"),
+    ("lint", str(Path(__file__).resolve().parents[2] / "bot" / "questions" / "adult.toml")),
+    ("retention", "--dry-run"),
+]
+
+
+def test_commands_that_let_no_family_in_make_no_pseudonym_key(tmp_path: Path) -> None:
+    """Only `heard run` and `heard chat` make the embedded database's key
+    file: a report or a `db upgrade` started from another folder must not
+    leave a fresh key there, which would make every family look new."""
+    for args in ADMIN_COMMANDS:
+        done = _heard(*args, cwd=tmp_path)
+        assert done.returncode in (0, 1), (args, done.stderr)
+        assert "Traceback" not in done.stderr, args
+        assert not (tmp_path / "heard-data" / "pseudonym.key").exists(), args
+
+
+def test_a_command_that_needs_the_key_and_finds_none_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    assert _heard("db", "upgrade", cwd=tmp_path).returncode == 0
+    env = {"HEARD_PSEUDONYM_SECRET_NEW": "n" * 40}
+    done = _heard("keys", "rotate", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "pseudonym.key" in done.stderr and "heard run" in done.stderr
+    assert not (tmp_path / "heard-data" / "pseudonym.key").exists()
+
+
+def test_heard_chat_on_a_configured_database_makes_no_key_and_says_so(tmp_path: Path) -> None:
+    cfg = _run_config(tmp_path)
+    assert _heard("--config", str(cfg), "db", "upgrade", cwd=tmp_path).returncode == 0
+    done = _heard("--config", str(cfg), "chat", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "heard chat needs the pseudonym key" in done.stderr
+    assert not (tmp_path / "heard-data" / "pseudonym.key").exists()

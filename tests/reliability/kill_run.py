@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -47,6 +48,8 @@ class Family:
     waiting: bool = False
     acted_at: float = 0.0
     followed: bool = False
+    shown: dict[str, Any] | None = None
+    """The message that carried the reply waited for: its buttons are pressed next."""
 
 
 @dataclass
@@ -75,6 +78,27 @@ def _plan() -> list[tuple[str, str, str]]:
             # asked only after a good answer, so every question comes in turn.
             moves.append(("tap", q.labels["en"][-1], marker))
     return moves
+
+
+def _with_keyboard(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    keyed = [m for m in messages if (m.get("reply_markup") or {}).get("inline_keyboard")]
+    return keyed[-1] if keyed else None
+
+
+def _press(tg: FakeTelegram, fam: Family, label: str) -> None:
+    """Press `label` on the message the family is looking at: the one that
+    carried the reply it waited for. Not simply the latest message with a
+    keyboard: after a kill, replies sent but not yet recorded as sent are sent
+    again, in order, so an earlier question can arrive again just after the
+    later one the family is answering (Heard counts those as repeats; its
+    buttons on the message in view stay valid)."""
+    if fam.shown is not None:
+        rows = fam.shown["reply_markup"]["inline_keyboard"]
+        for button in (b for row in rows for b in row):
+            if button.get("text") == label and "callback_data" in button:
+                tg.user_presses(fam.chat, fam.shown["message_id"], button["callback_data"])
+                return
+    tg.user_taps(fam.chat, label)
 
 
 def _free_port() -> int:
@@ -191,9 +215,11 @@ def run_kills(
                     kind, what, marker = plan[fam.step]
                     if fam.waiting:
                         got = tg.sent(fam.chat)[fam.since :]
-                        if any(marker in (m["text"] or "") for m in got):
+                        hits = [m for m in got if marker in (m["text"] or "")]
+                        if hits:
                             fam.step += 1
                             fam.waiting = False
+                            fam.shown = _with_keyboard(hits) or fam.shown
                         elif now - fam.acted_at > 60:
                             report.stuck.append(f"chat {fam.chat} waiting for {marker!r}")
                             fam.step = len(plan)
@@ -202,7 +228,7 @@ def run_kills(
                     if kind == "start":
                         tg.user_sends_start(fam.chat, fam.token)
                     elif kind == "tap":
-                        tg.user_taps(fam.chat, what)
+                        _press(tg, fam, what)
                     else:
                         tg.user_sends_text(fam.chat, what)
                     fam.waiting, fam.acted_at = True, now
