@@ -35,7 +35,10 @@ DATA = ROOT / "tests" / "data"
 LABELLED = DATA / "safeguarding_labelled.csv"
 TRAIN_DIR = DATA / "safeguarding" / "train"
 BLIND_DIR = DATA / "safeguarding" / "blind"
-RETIRED_BLIND = (TRAIN_DIR / "writer_retired_blind_a.csv",)
+RETIRED_BLIND = (
+    TRAIN_DIR / "writer_retired_blind_a.csv",
+    TRAIN_DIR / "writer_retired_blind_c.csv",
+)
 """Blind sets that have been scored, and so moved into the training corpus."""
 
 
