@@ -179,7 +179,7 @@ def test_no_current_blind_set_leaks_into_the_training_corpus() -> None:
     written twice; except a reply of four words or fewer ("Kind of", "Same as
     last time"), which independent writers do write alike."""
     training = set(_training_texts())
-    for path in sorted(BLIND_DIR.glob("*.csv")):
+    for path in sorted(BLIND_DIR.rglob("*.csv")):
         blind = [t for t in _texts(path, "alert") + _texts(path, "ok") if len(t.split()) > 4]
         assert training.isdisjoint(blind), f"{path.name} is blind: never train on it"
 
