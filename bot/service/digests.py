@@ -139,11 +139,13 @@ class WorkerDigest:
             "families": self.families,
             "suppressed": self.suppressed,
             "dimensions": [f.as_json() for f in self.figures],
+            "comments": [*self.comments, *self.next_steps],
+            "chart": self.chart is not None,
+            # issue 15, after the fields issue 11 named: the recorded figures
+            # (None where hidden) and which comments are "what happens next"
             "same_worker": self.continuity,
             **self.records.as_json(),
-            "comments": list(self.comments),
             "next_steps": list(self.next_steps),
-            "chart": self.chart is not None,
         }
 
 
@@ -469,7 +471,7 @@ class Digests:
         for months, shares in ((6, r.changes_6m), (12, r.changes_12m)):
             if shares:
                 parts = ", ".join(
-                    f"{self.words.code(c)}: {shares[c]:.0f}%" for c in CHANGES if c in shares
+                    f"{self.words.code(c)}: {shares[c]:.0f}%" for c in CHANGES if shares.get(c)
                 )
                 out.append(self.say("worker_changes", months=months, shares=parts))
         return out
