@@ -132,10 +132,18 @@ async def _answer_the_survey(tg: FakeTelegram, chat: int) -> None:
         message = tg.last_keyboard_message(chat)
         assert message is not None, tg.texts(chat)[-3:]
         buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
-        seen = tg.sent_count(chat)
-        tg.user_taps(chat, buttons[0])
-        await tg.wait_for_async(lambda: tg.sent_count(chat) > seen)
+        await _tap_and_wait(tg, chat, buttons[0])
     raise AssertionError("the survey did not end")
+
+
+async def _tap_and_wait(tg: FakeTelegram, chat: int, button: str) -> None:
+    seen = tg.sent_count(chat)
+    tg.user_taps(chat, button)
+    await tg.wait_for_async(lambda: tg.sent_count(chat) > seen)
+
+
+async def _until_said(tg: FakeTelegram, chat: int, words: str) -> None:
+    await tg.wait_for_async(lambda: words in (tg.texts(chat)[-1] or ""))
 
 
 @pytest.mark.parametrize("answered", [4, 5])
@@ -164,12 +172,12 @@ async def test_a_worker_on_telegram_sees_the_share_kept_only_from_k_families(
     await runner.tick()
     await runner.sender.drain()
     for chat, happened in list(zip(chats, ["👍 Yes"] * 3 + ["👎 No"] * 2, strict=True))[:answered]:
-        await tg.wait_for_async(lambda: "Did this happen?" in (tg.texts(chat)[-1] or ""))
+        await _until_said(tg, chat, "Did this happen?")
         tg.user_taps(chat, happened)
         if "No" in happened:
-            await tg.wait_for_async(lambda: "say sorry" in (tg.texts(chat)[-1] or ""))
+            await _until_said(tg, chat, "say sorry")
             tg.user_taps(chat, str(tg.last_keyboard(chat)[0][0]))
-        await tg.wait_for_async(lambda: "Thank you for telling us" in (tg.texts(chat)[-1] or ""))
+        await _until_said(tg, chat, "Thank you for telling us")
     await _settled(app)
 
     worker_chat = 699

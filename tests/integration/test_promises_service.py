@@ -448,9 +448,7 @@ async def test_a_month_frozen_before_the_recorded_figures_gains_them_once(
         )
         s.execute(update(ReportSnapshot).values(version=1))
         left = s.scalar(
-            select(func.count()).where(
-                ReportCell.set_id == "", ReportCell.question_id.in_(RECORDS)
-            )
+            select(func.count()).where(ReportCell.set_id == "", ReportCell.question_id.in_(RECORDS))
         )
     assert left == 0
 
