@@ -3,7 +3,9 @@ the worker records a promise for each of five families with `/heard promise`,
 each family is asked in their DM after the due time and taps an answer, and
 the next month's digest in the worker's DM shows the share kept only when at
 least k families (so at least k promises) answered. Below k the share is not
-there at all; the share put right, over two families, never is."""
+there at all; the share put right, over two families, never is. And the
+"what happens next" answers reach a worker's digest on Telegram (real
+python-telegram-bot against the fake Bot API) under their own heading."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.runtime.digests import DigestRunner
 from bot.runtime.followups import FollowUpRunner
+from storage.models import Worker
+from tests.adapters.telegram_harness import Heard
 from tests.adapters.test_slack_channel import (
     WORKER,
     MakeService,
@@ -25,12 +30,15 @@ from tests.adapters.test_slack_channel import (
     slack_config,
 )
 from tests.conftest import FakeClock
+from tests.digests_seed import MANAGER, NEXT_STEPS, NOW, SAM, seed_team
 from tests.fakes.slack_api import FakeSlack, dm_channel_id
+from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 
 __all__ = ["fake"]
 
 FAMILIES = [f"U0FAMILY{i:02d}" for i in range(1, 6)]
+CHAT = "434343"
 ANSWERS = [("yes", None), ("yes", None), ("yes", None), ("no", "yes"), ("no", "no")]
 """What each family says: did it happen, and (after No) did the worker explain."""
 
@@ -118,3 +126,32 @@ async def test_the_share_kept_reaches_the_digest_only_from_k_families(
         assert "Promises kept, as families told us: 60%" in text
         assert preview["promises"] == {"kept": 60.0, "repaired": None}
     assert preview["worker_changes"]["6_months"]["changes_0"] == 100.0
+
+
+async def test_what_happens_next_reaches_a_telegram_digest_under_its_own_heading(
+    db_url: str,
+) -> None:
+    """A family's "what happens next" answer, released by a manager, reaches
+    the worker's digest on Telegram under its own heading, scrubbed; the one
+    that raised an alert and the worker under k get nothing."""
+    with FakeTelegram() as tg:
+        heard = Heard(db_url, tg)
+        heard.app.conversation.clock = lambda: NOW
+        seed_team(heard.app.store.engine)
+        with heard.app.store.engine.begin() as conn:
+            conn.execute(
+                update(Worker)
+                .where(Worker.id == SAM)
+                .values(slack_user_id=None, telegram_chat=CHAT)
+            )
+        async with heard:
+            runner = DigestRunner(heard.app, {"telegram": heard.channel}, owner="test")
+            runner.digests.clock = lambda: NOW
+            assert runner.digests.collect() == 7
+            for request in runner.digests.to_review(50):
+                runner.digests.review(MANAGER, request.comment_id, "release", None)
+            await runner.tick()
+        [text] = [str(m["text"]) for m in tg.sent(CHAT) if m["method"] == "sendMessage"]
+        heading = "What families think happens next"
+        assert heading in text and NEXT_STEPS[6] in text.split(heading)[1]
+        assert "scared" not in text and "07700" not in text and "Ana is kind" not in text
