@@ -444,6 +444,10 @@ class ReportSnapshot(Base):
     """"2026-11": the month that finished; quarter and year cells ending with it
     are computed in the same snapshot."""
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """Which kinds of figure the snapshot holds (`bot.service.reports`
+    `FREEZE_VERSION`): a month frozen before a kind existed gains that kind's
+    cells later, once, and keeps every cell it had."""
 
 
 class ReportCell(Base):

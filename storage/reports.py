@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, case, delete, func, insert, literal, select
+from sqlalchemy import Table, and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Answer, AuditEntry, Manager, ReportCell, ReportSnapshot, Team, Worker
@@ -164,13 +164,14 @@ def answer_pairs(session: Session, start: datetime, end: datetime) -> list[tuple
 # -- frozen cells -----------------------------------------------------------------
 
 
-def snapshot_months(session: Session, k: int, months: Collection[str]) -> set[str]:
+def snapshot_months(session: Session, k: int, months: Collection[str]) -> dict[str, int]:
+    """The months of `months` already frozen, with the version of each."""
     rows = session.execute(
-        select(ReportSnapshot.month).where(
+        select(ReportSnapshot.month, ReportSnapshot.version).where(
             ReportSnapshot.k == k, ReportSnapshot.month.in_(sorted(months))
         )
     )
-    return {m for (m,) in rows}
+    return {m: int(v) for m, v in rows}
 
 
 class StoredCell(NamedTuple):
@@ -257,7 +258,13 @@ def decided_cells(session: Session, k: int, periods: Collection[str]) -> list[De
 
 
 def save_snapshot(
-    session: Session, k: int, month: str, rows: Iterable[dict[str, Any]], now: datetime
+    session: Session,
+    k: int,
+    month: str,
+    rows: Iterable[dict[str, Any]],
+    now: datetime,
+    *,
+    version: int,
 ) -> bool:
     """Store one month's new cells; False (and nothing written) if another
     process stored the same snapshot first."""
@@ -265,17 +272,44 @@ def save_snapshot(
 
     marked = session.execute(
         _insert(session, ReportSnapshot)
-        .values(k=k, month=month, computed_at=now)
+        .values(k=k, month=month, computed_at=now, version=version)
         .on_conflict_do_nothing()
         .returning(ReportSnapshot.month)
     ).first()
     if marked is None:
         return False
+    _add_cells(session, k, month, rows)
+    return True
+
+
+def extend_snapshot(
+    session: Session,
+    k: int,
+    month: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    version: int,
+    was: int,
+) -> bool:
+    """Add the cells of the figure kinds a month frozen at version `was`
+    lacks, and mark it `version`; False (and nothing written) if another
+    process did so first. The cells it had stay as they were."""
+    marked = session.execute(
+        update(ReportSnapshot)
+        .where(ReportSnapshot.k == k, ReportSnapshot.month == month, ReportSnapshot.version == was)
+        .values(version=version)
+    )
+    if not marked.rowcount:  # type: ignore[attr-defined]
+        return False
+    _add_cells(session, k, month, rows)
+    return True
+
+
+def _add_cells(session: Session, k: int, month: str, rows: Iterable[dict[str, Any]]) -> None:
     batch = [{"k": k, "snapshot": month, **r} for r in rows]
     table: Table = ReportCell.__table__  # type: ignore[assignment]
     for i in range(0, len(batch), 5000):
         session.execute(insert(table), batch[i : i + 5000])
-    return True
 
 
 def drop_snapshots(session: Session) -> None:

@@ -18,6 +18,13 @@ Comments: `collect` takes in new free-text answers (the closing comment and
 and keeps out any that raised a safeguarding alert. With `[digests] comments
 = "moderated"` each waits for a manager's Release, Withhold or Edit; with
 "automatic" what the scrubber passed is released; "off" takes none in.
+
+Figures Heard recorded itself (`bot.core.promises.RECORDS`) come from the
+same report cells: the share of promises kept and, of those not kept, the
+share put right, only where their cell was published (at least k families,
+so at least k promises: each promise is one family's); worker changes from
+the case records beside the share who said "same worker as last time". A
+single promise's outcome is never a cell, so it can never be shown.
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ from bot.core import digests as plan_of
 from bot.core import periods
 from bot.core.errors import HeardError, NotFoundError
 from bot.core.periods import Period
+from bot.core.promises import (
+    CHANGES,
+    CHANGES_6_MONTHS,
+    CHANGES_12_MONTHS,
+    PROMISES_KEPT,
+    PROMISES_REPAIRED,
+)
 from bot.core.scrub import scrub
 from bot.core.texts import STAFF_LOCALE, Texts
 from bot.service import render_report
@@ -70,6 +84,26 @@ class Figure:
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    """The recorded figures of one scope and period that disclosure control
+    published: None wherever the cell was hidden or empty."""
+
+    promises_kept: float | None = None
+    """Share (%) of promises the families said were kept."""
+    promises_repaired: float | None = None
+    """Of the promises not kept, share (%) the worker explained or said sorry for."""
+    changes_6m: dict[str, float] | None = None
+    """Families by worker changes on their case (code -> %), 6 months."""
+    changes_12m: dict[str, float] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "promises": {"kept": self.promises_kept, "repaired": self.promises_repaired},
+            "worker_changes": {"6_months": self.changes_6m, "12_months": self.changes_12m},
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerDigest:
     """One worker's digest for one period, after disclosure control."""
 
@@ -92,6 +126,7 @@ class WorkerDigest:
     chart: bytes | None = None
     previous: Period | None = None
     report: Report | None = field(default=None, repr=False)
+    records: Recorded = field(default_factory=lambda: Recorded())
 
     @property
     def suppressed(self) -> bool:
@@ -106,6 +141,11 @@ class WorkerDigest:
             "dimensions": [f.as_json() for f in self.figures],
             "comments": [*self.comments, *self.next_steps],
             "chart": self.chart is not None,
+            # issue 15, after the fields issue 11 named: the recorded figures
+            # (None where hidden) and which comments are "what happens next"
+            "same_worker": self.continuity,
+            **self.records.as_json(),
+            "next_steps": list(self.next_steps),
         }
 
 
@@ -402,6 +442,7 @@ class Digests:
             None,
             previous,
             report,
+            recorded(report),
         )
 
     def message(self, d: WorkerDigest) -> DigestMessage:
@@ -426,6 +467,7 @@ class Digests:
             lines.append(line)
         if d.continuity is not None:
             lines.append(self.say("continuity", share=f"{d.continuity:.0f}"))
+        lines.extend(self.record_lines(d.records))
         sections = []
         if self.config.digests.comments != "off":
             sections.append(
@@ -442,6 +484,21 @@ class Digests:
             charts,
             self.say("chart_failed"),
         )
+
+    def record_lines(self, r: Recorded) -> list[str]:
+        """The recorded figures as lines, only those published."""
+        out: list[str] = []
+        if r.promises_kept is not None:
+            out.append(self.say("promises_kept", share=f"{r.promises_kept:.0f}"))
+        if r.promises_repaired is not None:
+            out.append(self.say("promises_repaired", share=f"{r.promises_repaired:.0f}"))
+        for months, shares in ((6, r.changes_6m), (12, r.changes_12m)):
+            if shares:
+                parts = ", ".join(
+                    f"{self.words.code(c)}: {shares[c]:.0f}%" for c in CHANGES if shares.get(c)
+                )
+                out.append(self.say("worker_changes", months=months, shares=parts))
+        return out
 
     def _manager_message(
         self, tx: Tx, user: str, period: Period, now: datetime
@@ -466,6 +523,10 @@ class Digests:
                             mean=f"{row.mean:.1f}",
                         )
                     )
+            same = _continuity(report)
+            if same is not None:
+                lines.append("  " + self.say("continuity", share=f"{same:.0f}"))
+            lines.extend("  " + line for line in self.record_lines(recorded(report)))
             name = (scope.team or "team").lower().replace(" ", "-")
             charts.append((f"heard-{name}-{period}.png", report))
             repo.audit(
@@ -629,6 +690,27 @@ def _continuity(report: Report) -> float | None:
             total += row.distribution.get("yes", 0.0) * row.n
             weight += row.n
     return round(total / weight, 1) if weight else None
+
+
+def recorded(report: Report) -> Recorded:
+    """The published recorded figures of `report`'s scope and period."""
+
+    def published(record_id: str) -> dict[str, float] | None:
+        for row in report.summary():
+            if row.question_set is None and row.question == record_id:
+                if row.suppressed or not row.n or row.n < report.k or not row.distribution:
+                    return None
+                return dict(row.distribution)
+        return None
+
+    kept = published(PROMISES_KEPT.id)
+    repaired = published(PROMISES_REPAIRED.id)
+    return Recorded(
+        None if kept is None else kept.get("yes", 0.0),
+        None if repaired is None else repaired.get("yes", 0.0),
+        published(CHANGES_6_MONTHS.id),
+        published(CHANGES_12_MONTHS.id),
+    )
 
 
 def _change(d: Digests, change: float, previous: str) -> str:

@@ -37,6 +37,10 @@ from storage import reports as store_reports
 from storage.unit import Store, Tx
 
 DIMENSIONS = ("honesty", "clarity", "continuity", "overall")
+FREEZE_VERSION = 2
+"""What a frozen month holds: 1, the answers' cells (before the recorded
+figures existed); 2, also `RECORDS`. A month frozen at 1 gains the recorded
+figures' cells the next time a report needs it, once."""
 TREND_MONTHS = 6
 FORMATS = ("table", "csv", "json", "html", "slack")
 
@@ -400,23 +404,39 @@ class Reports:
         for year, upto in sorted(last.items()):
             labels = [periods.month(year, m).label for m in range(1, upto + 1)]
             done = store_reports.snapshot_months(tx, self.k, labels)
-            if len(done) == len(labels):
+            if len(done) == len(labels) and min(done.values()) >= FREEZE_VERSION:
                 continue
             frozen = _frozen(store_reports.decided_cells(tx, self.k, _year_labels(year)))
             for m in range(1, upto + 1):
                 label = periods.month(year, m).label
-                if label in done:
+                was = done.get(label)
+                if was is not None and was >= FREEZE_VERSION:
                     continue
-                new = self._snapshot(tx, year, m, frozen)
-                if store_reports.save_snapshot(tx, self.k, label, new, now):
+                if was is None:
+                    new = self._snapshot(tx, year, m, frozen)
+                    saved = store_reports.save_snapshot(
+                        tx, self.k, label, new, now, version=FREEZE_VERSION
+                    )
+                else:
+                    # Frozen before the recorded figures existed: add them,
+                    # frozen from now on; every cell it had stays as it was.
+                    new = self._snapshot(tx, year, m, frozen, records_only=True)
+                    saved = store_reports.extend_snapshot(
+                        tx, self.k, label, new, version=FREEZE_VERSION, was=was
+                    )
+                if saved:
                     for measure, cells in _frozen(_decided(new)).items():
                         frozen.setdefault(measure, {}).update(cells)
                 else:
                     rows = store_reports.decided_cells(tx, self.k, _year_labels(year))
                     frozen = _frozen(rows)
 
-    def _snapshot(self, tx: Tx, year: int, m: int, frozen_cells: Frozen) -> list[dict[str, Any]]:
-        """The new cells of month `m` (and of the quarter and year it ends)."""
+    def _snapshot(
+        self, tx: Tx, year: int, m: int, frozen_cells: Frozen, *, records_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The new cells of month `m` (and of the quarter and year it ends);
+        with `records_only`, only those of the figures Heard recorded. Each
+        measure is protected on its own, so adding one never moves another."""
         new_periods = [periods.month(year, m)]
         if m % 3 == 0:
             new_periods.append(Period(year, m - 2, 3))
@@ -430,7 +450,7 @@ class Reports:
         by_measure: dict[Measure, dict[disclosure.Cell, store_reports.Aggregate]] = {}
         for p in new_periods:
             found = store_promises.record_aggregates(tx, p.start, p.end)
-            if store_reports.any_answers(tx, p.start, p.end):
+            if not records_only and store_reports.any_answers(tx, p.start, p.end):
                 found += store_reports.aggregate(tx, p.start, p.end, scale)
             for agg in found:
                 by_measure.setdefault(agg.measure, {})[(agg.team_id, agg.worker_id, p.label)] = agg

@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from adapters.telegram import TelegramChannel
 from bot.config import Config, TelegramConfig
 from bot.core.promises import PROMISES_KEPT
 from bot.runtime.app import App, build
+from bot.runtime.digests import DigestRunner
 from bot.runtime.followups import FollowUpRunner
 from bot.runtime.process import Runtime
 from bot.service.staff import cli_viewer
-from storage.models import OutboxMessage, Promise
+from storage.models import OutboxMessage, Promise, Worker
 from tests.conftest import SECRET, FakeClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.helpers import make_invite
@@ -120,3 +121,80 @@ async def test_a_family_on_telegram_is_asked_in_daytime_and_not_after_stop(
     report = app.staff.reports.report(cli_viewer(), period="2026-03")
     [kept] = [r for r in report.summary() if r.question == PROMISES_KEPT.id]
     assert kept.suppressed and kept.n is None  # one family's answer is never shown
+
+
+async def _answer_the_survey(tg: FakeTelegram, chat: int) -> None:
+    """Tap the first button of every question (on a text question, the only
+    one: skip) until Heard says thank you."""
+    for _ in range(40):
+        if "Thank you. We share" in " ".join(t or "" for t in tg.texts(chat)[-2:]):
+            return
+        message = tg.last_keyboard_message(chat)
+        assert message is not None, tg.texts(chat)[-3:]
+        buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+        await _tap_and_wait(tg, chat, buttons[0])
+    raise AssertionError("the survey did not end")
+
+
+async def _tap_and_wait(tg: FakeTelegram, chat: int, button: str) -> None:
+    seen = tg.sent_count(chat)
+    tg.user_taps(chat, button)
+    await tg.wait_for_async(lambda: tg.sent_count(chat) > seen)
+
+
+async def _until_said(tg: FakeTelegram, chat: int, words: str) -> None:
+    await tg.wait_for_async(lambda: words in (tg.texts(chat)[-1] or ""))
+
+
+@pytest.mark.parametrize("answered", [4, 5])
+async def test_a_worker_on_telegram_sees_the_share_kept_only_from_k_families(
+    telegram: tuple[App, FakeTelegram, FollowUpRunner], clock: FakeClock, answered: int
+) -> None:
+    """Five families answer on Telegram; `answered` of them answer their
+    promise question (3 kept, then not kept). The worker's digest, sent to
+    their own Telegram chat, shows the share kept at k families and nothing
+    of it below k."""
+    app, tg, runner = telegram
+    clock.now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    chats = list(range(601, 606))
+    codes = []
+    for chat in chats:
+        with app.sessions.begin() as s:
+            invite = make_invite(s, clock(), set_id="adult", worker="Sam Jones")
+        codes.append(invite.code)
+        await _join(tg, chat, invite.token)
+        await _answer_the_survey(tg, chat)
+    for code in codes:
+        app.staff.promises.add(code=code, text="I will ring you on Friday", due="2h", now=clock())
+    await _settled(app)
+
+    clock.now = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+    await runner.tick()
+    await runner.sender.drain()
+    for chat, happened in list(zip(chats, ["👍 Yes"] * 3 + ["👎 No"] * 2, strict=True))[:answered]:
+        await _until_said(tg, chat, "Did this happen?")
+        tg.user_taps(chat, happened)
+        if "No" in happened:
+            await _until_said(tg, chat, "say sorry")
+            tg.user_taps(chat, str(tg.last_keyboard(chat)[0][0]))
+        await _until_said(tg, chat, "Thank you for telling us")
+    await _settled(app)
+
+    worker_chat = 699
+    with app.sessions.begin() as s:
+        s.execute(update(Worker).where(Worker.name == "Sam Jones").values(telegram_chat="699"))
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    digests = DigestRunner(app, runner.sender.channels, owner="t-test")
+    results = await digests.tick()
+    assert ("Sam Jones", "sent") in [(r.who, r.status) for r in results]
+    [text] = [
+        str(m["text"])
+        for m in tg.sent(worker_chat)
+        if m["method"] == "sendMessage" and "What families said" in str(m["text"])
+    ]
+    assert "5 families answered" in text
+    assert "Promises not kept" not in text, "two families' answers are never a share"
+    if answered < 5:
+        assert "Promises kept" not in text
+    else:
+        assert "Promises kept, as families told us: 60%" in text

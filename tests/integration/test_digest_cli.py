@@ -48,6 +48,10 @@ def test_a_preview_as_json_has_exactly_the_fields_named(place: Path) -> None:
         "dimensions",
         "comments",
         "chart",
+        "same_worker",
+        "promises",
+        "worker_changes",
+        "next_steps",
     ]
     assert payload["families"] == 7 and payload["chart"] is True
     assert [d["dimension"] for d in payload["dimensions"]] == ["honesty", "clarity", "overall"]

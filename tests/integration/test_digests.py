@@ -80,6 +80,10 @@ def test_seven_families_get_the_figures_of_their_heard_report(app: App) -> None:
         "dimensions",
         "comments",
         "chart",
+        "same_worker",
+        "promises",
+        "worker_changes",
+        "next_steps",
     ]
     assert payload["worker"] == "Sam Jones" and payload["period"] == "2026-11"
     assert payload["suppressed"] is False and payload["chart"] is True
@@ -101,6 +105,10 @@ def test_three_families_get_the_kind_message_and_nothing_else(app: App) -> None:
         "dimensions": [],
         "comments": [],
         "chart": False,
+        "same_worker": None,
+        "promises": {"kept": None, "repaired": None},
+        "worker_changes": {"6_months": None, "12_months": None},
+        "next_steps": [],
     }
     message = digests.message(digest)
     text = message.plain()

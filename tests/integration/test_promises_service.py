@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 
 from bot.config import Config, ScheduleConfig
 from bot.core.disclosure import FEWER, REVEAL
@@ -22,15 +22,24 @@ from bot.core.promises import (
     LISTENED_AFTER,
     PROMISES_KEPT,
     PROMISES_REPAIRED,
+    RECORDS,
 )
 from bot.service import render_report
 from bot.service.conversation import Conversations
 from bot.service.data_requests import DataRequests
-from bot.service.reports import Report, Reports, Row
+from bot.service.reports import FREEZE_VERSION, Report, Reports, Row
 from bot.service.staff import Staff, cli_viewer
 from storage import promises as prepo
 from storage import repo
-from storage.models import Answer, CaseChange, Invite, OutboxMessage, Promise
+from storage.models import (
+    Answer,
+    CaseChange,
+    Invite,
+    OutboxMessage,
+    Promise,
+    ReportCell,
+    ReportSnapshot,
+)
 from tests.conftest import SECRET, FakeClock
 from tests.helpers import ChatFamily, make_invite, tiny_sets
 from tests.integration.test_followups import MakeService, make_heard
@@ -404,13 +413,7 @@ def test_reports_list_the_changes_and_who_then_felt_listened_to(
     assert south_report.changes == ()
 
 
-async def test_promise_shares_reach_reports_only_over_k_families(
-    service: Conversations, clock: FakeClock
-) -> None:
-    """Six families of Sam answer their promise question (three kept, three
-    not, two of those put right) and one of Ola's (kept). The team's shares
-    are shown; Ola's single answer is hidden, and so is Sam's, which would
-    give it away (team minus Sam)."""
+async def _promises_answered_in_march(service: Conversations, clock: FakeClock) -> Staff:
     always = ScheduleConfig(quiet_start=time(0), quiet_end=time(0))
     staff = Staff(service, _config(always, timedelta(0)))
     heard = make_heard(service, clock, always)
@@ -426,7 +429,51 @@ async def test_promise_shares_reach_reports_only_over_k_families(
         fam.tap(kept)
         if repaired:
             fam.tap(repaired)
+    return staff
 
+
+async def test_a_month_frozen_before_the_recorded_figures_gains_them_once(
+    service: Conversations, clock: FakeClock
+) -> None:
+    """March (and the first quarter it ends) was frozen by a Heard that had
+    no recorded figures: version 1, the answers' cells only. The next report
+    adds the recorded figures' cells, once, and every answer cell stays as
+    it was; a month frozen at the current version is never computed again."""
+    await _promises_answered_in_march(service, clock)
+    clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
+    full = _report(service, clock, "2026-Q1", team="North", by="worker")
+    with service.store.sessions.begin() as s:
+        s.execute(
+            delete(ReportCell).where(ReportCell.set_id == "", ReportCell.question_id.in_(RECORDS))
+        )
+        s.execute(update(ReportSnapshot).values(version=1))
+        left = s.scalar(
+            select(func.count()).where(ReportCell.set_id == "", ReportCell.question_id.in_(RECORDS))
+        )
+    assert left == 0
+
+    clock.advance(timedelta(days=1))
+    again = _report(service, clock, "2026-Q1", team="North", by="worker")
+    assert again.rows == full.rows
+    assert _record(again, PROMISES_KEPT.id).n == 7
+    with service.store.sessions() as s:
+        versions = set(s.scalars(select(ReportSnapshot.version)))
+        cells = s.scalar(select(func.count()).select_from(ReportCell))
+    assert versions == {FREEZE_VERSION}
+    # The freeze holds: a later report computes nothing more.
+    assert _report(service, clock, "2026-Q1", team="North", by="worker").rows == full.rows
+    with service.store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ReportCell)) == cells
+
+
+async def test_promise_shares_reach_reports_only_over_k_families(
+    service: Conversations, clock: FakeClock
+) -> None:
+    """Six families of Sam answer their promise question (three kept, three
+    not, two of those put right) and one of Ola's (kept). The team's shares
+    are shown; Ola's single answer is hidden, and so is Sam's, which would
+    give it away (team minus Sam)."""
+    staff = await _promises_answered_in_march(service, clock)
     clock.now = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
     report = _report(service, clock, "2026-03", team="North", by="worker")
     kept = _record(report, PROMISES_KEPT.id)

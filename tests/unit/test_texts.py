@@ -3,6 +3,8 @@ texts, and the apology for when we do not know the reader's language."""
 
 from __future__ import annotations
 
+import string
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +41,41 @@ def test_staff_texts_have_a_welsh_translation() -> None:
     assert len(staff) > 20
     for key in staff:
         assert t.strings["cy"].get(key), key
+        assert t.strings["cy"][key] != t.strings["en"][key], key
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_english_key_has_a_welsh_one_with_the_same_placeholders() -> None:
+    """Family and staff texts alike (digests, comment review, promises,
+    reassign, "you said"): a key added in English only would fall back to
+    English for a Welsh reader without anyone noticing."""
+    locales = Path(__file__).parents[2] / "bot" / "locales"
+    en = tomllib.loads((locales / "en.toml").read_text(encoding="utf-8"))
+    cy = tomllib.loads((locales / "cy.toml").read_text(encoding="utf-8"))
+    for table in ("text", "staff", "words"):
+        missing = sorted(set(en[table]) - set(cy[table]))
+        assert not missing, f"[{table}] has no Welsh for: {', '.join(missing)}"
+        assert not set(cy[table]) - set(en[table]), table
+        if table == "words":
+            continue
+        for key, template in en[table].items():
+            assert cy[table][key].strip(), key
+            assert _placeholders(cy[table][key]) == _placeholders(template), key
+
+
+def test_the_staff_flows_of_this_issue_are_in_welsh() -> None:
+    t = load()
+    keys = [
+        k
+        for k in t.strings["en"]
+        if k.startswith(("digest_", "review_", "slack_you_said", "slack_yousaid", "slack_promise"))
+        or "reassign" in k
+    ]
+    assert len(keys) > 30
+    for key in keys:
         assert t.strings["cy"][key] != t.strings["en"][key], key
 
 
