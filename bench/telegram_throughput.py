@@ -1,36 +1,52 @@
-"""Telegram throughput: `heard run` (polling) against the fake Bot API, next to a
-minimal python-telegram-bot echo bot against the same fake (issue #3).
+"""Telegram throughput: `heard run` (polling) side by side with two python-telegram-bot
+bots, each against its own fake Bot API on loopback (issue 14).
 
-    python bench/telegram_throughput.py [--families N] [--part a|b|both]
+    python bench/telegram_throughput.py [--families N] [--part a|b|both] [--rounds R]
 
 N simulated families each send /start TOKEN, tap "Yes, let's start" and answer
 every question of the adult set (buttons; the text question with a typed
 comment), all at once, each waiting for the bot's reply before its next move
-(a closed loop). Heard runs as `python -m bot.cli --config FILE run` and the
-echo bot as `python bench/telegram_throughput.py --echo-bot`, each in its own
-process; the fake and the families share this one. Timing starts at the first
-family's first move, once the bot is up and polling, so start-up is not counted.
-Latency of a move: from the user's update being queued at the fake to the fake
-accepting the bot's reply message (sendMessage) to that chat.
+(a closed loop). Every bot runs in its own process: Heard as `python -m bot.cli
+--config FILE run`, the other two as this script with `--echo-bot` or
+`--conventional-bot`; the fakes and the families share this one. Timing starts
+at the first family's first move, once the bot is up and polling, so start-up
+is not counted. Latency of a move: from the user's update being queued at the
+fake to the fake accepting the bot's reply message (sendMessage) to that chat.
+CPU per answer: user + system time of the bot's process (from /proc) while the
+families ran, over the answers.
 
-(a) No pacing: `max_per_second = 0` and `max_per_chat_per_second = 0` (per-chat
-    pacing off); the fake enforces no limits. answers/s = answers durably stored
-    (SQLite, WAL, synchronous=FULL, as Heard configures it; counted in the
-    database after `heard run` was killed with SIGKILL) / wall time. The echo
-    bot's answers/s are the same answer moves / wall time. Figure (a) = Heard /
-    echo, target >= 0.8.
+(a) No pacing: Heard with `max_per_second = 0` and `max_per_chat_per_second = 0`
+    (pacing off); the fakes enforce no limits. Each round runs the three bots
+    one after another (Heard, conventional, echo; the next round in reverse
+    order) so a drift in the machine's other load hits all alike, and prints
+    each bot's answers/s, p50/p99 and CPU per answer and the round's ratios;
+    then all rounds pooled (all answers / all wall time) side by side.
+    Heard's answers are those durably stored (SQLite, WAL, synchronous=FULL, as
+    Heard configures it; counted in the database after `heard run` was killed
+    with SIGKILL). The bots compared with:
+    - the echo bot (the limit): PTB 22 as it comes (`Application.builder()`,
+      Updater long polling, updates one at a time, PTB's default and on this
+      fake its fastest; `--echo-concurrency N` uses `concurrent_updates(N)`),
+      making the same calls per update as Heard and storing nothing;
+    - a conventional PTB survey bot: `ConversationHandler` + `PicklePersistence`,
+      the same consent, questions, buttons and calls per step as Heard, answers
+      kept in user_data and pickled on PTB's schedule (not durably per answer).
+    Ratio (a) = Heard / echo, target >= 0.9; ratio (a') = Heard / conventional,
+    target >= 1.5; both fail if an answer is missing from Heard's database.
 (b) Heard's default limits (30/s overall, 1/s per chat, burst 3) against a fake
     that enforces 30/s overall and 1/s (burst 3) per chat: accepted sends
     (sendMessage + editMessageText) per second over a window in which every
     family is mid-survey, / 30. Target >= 0.95 with no 429.
 
-Counting sends fairly: for every button press Heard calls answerCallbackQuery,
-editMessageText (the pressed question gets "✓ label", keyboard removed) and
-sendMessage (the next question); for every message it calls sendMessage once.
-The echo bot makes exactly the same calls per update. It is PTB 22 as it comes
-(`Application.builder().token(...).build()`, Updater long polling, updates
-handled one at a time: PTB's default and, on this fake, its fastest setting;
-`--echo-concurrency N` uses `concurrent_updates(N)` instead).
+Calls per step: for a button press every bot answers the callback query and
+sends the next question (sendMessage) and edits the pressed question
+(editMessageText, "✓ label", keyboard removed); for a message it sends once.
+Heard sends the next question first and makes the edit only when the chat has
+a send to spare (in (a) it always has; under the limits of (b) the edit is
+dropped when the chat is behind), so a step costs one paced call on the
+critical path.
+
+Defaults: (a) 200 families, 2 rounds; (b) 150 families, 2 s warm-up, 20 s window.
 """
 
 from __future__ import annotations
@@ -356,9 +372,9 @@ def show(outcome: Outcome) -> None:
 
 
 def part_a(folder: Path, families: int, rounds: int, echo_concurrency: int) -> None:
-    """Heard and the echo bot `rounds` times each, in ABBA order (Heard, echo, echo,
-    Heard, ...) so a drift in the machine's other load hits both alike; figure (a)
-    pools the rounds: all answers / all wall time, Heard over echo."""
+    """Heard, the conventional bot and the echo bot once each per round, the order
+    reversed every other round so a drift in the machine's other load hits all
+    alike; the ratios pool the rounds: all answers / all wall time."""
     plan = heard_plan()
     answers_each = sum(m.answer for m in plan)
     expected = families * answers_each
@@ -492,7 +508,7 @@ def main() -> None:
     )
     parser.add_argument("--part", choices=("a", "b", "both"), default="both")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="(a) Heard/echo pairs, pooled (default 2)"
+        "--rounds", type=int, default=2, help="(a) rounds of all three bots, pooled (default 2)"
     )
     parser.add_argument(
         "--echo-concurrency",
